@@ -1,0 +1,42 @@
+# The two commands the README promises: `make run` and `make test`.
+# Everything else here is what they are made of.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: run dev test services stop status lint venv
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+## make run: services, migrations, demo data, the API on http://127.0.0.1:8000 (background)
+run: venv
+	$(PY) -m scripts.app start
+
+## make dev: the same with the Flask dev server in the foreground
+dev: venv
+	$(PY) -m scripts.app dev
+
+## make test: the whole suite against the real services (own database, own index prefix)
+test: venv
+	$(PY) -m pytest
+
+## make services: start (or reuse) PostgreSQL and Elasticsearch
+services: venv
+	$(PY) -m scripts.services start
+
+## make stop: stop the API, the indexer and the services the project started
+stop:
+	@if [ -x $(PY) ]; then $(PY) -m scripts.app stop; $(PY) -m scripts.services stop; fi
+
+status: venv
+	$(PY) -m scripts.services status
+
+lint: venv
+	$(VENV)/bin/ruff check .

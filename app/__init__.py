@@ -1,0 +1,43 @@
+"""The application factory: it only wires named steps together.
+
+    create_app(config=None)
+
+`config` overrides the environment, which overrides the defaults
+(app/config.py); the result is validated before anything starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from app import api, db, errors, health, logs, metrics, migrate, search
+from app.config import load_config
+from app.demo import demo_cli
+from app.search.cli import search_cli
+from organisation import municipalities
+
+# Each feature package registers its blueprint, CLI, search index and
+# constraint rules in `init_app(app, api)`.
+FEATURES = (municipalities,)
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config.update(load_config(config))
+    # Order matters: request ids and timing first, so every later step can use them.
+    logs.init_app(app)
+    metrics.init_app(app)
+    errors.init_app(app)
+    db.init_app(app)
+    search.init_app(app)
+    migrate.init_app(app)
+    app.cli.add_command(search_cli)
+    app.cli.add_command(demo_cli)
+    flask_api = api.init_app(app)
+    flask_api.register_blueprint(health.blp)
+    for feature in FEATURES:
+        feature.init_app(app, flask_api)
+    return app

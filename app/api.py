@@ -1,0 +1,88 @@
+"""The flask-smorest `Api`: OpenAPI document, Swagger UI, and request rules
+common to every API route.
+
+- `/api/openapi.json` is the OpenAPI 3 document, `/api/docs` Swagger UI
+  (its assets are served from the `swagger-ui-bundle` wheel: no CDN).
+- Domain routes live under `/api/v1` (`API_PREFIX`).
+- Errors raised through flask-smorest become problem+json (errors.py).
+- A query parameter that the route does not declare is a 400, on every
+  route, declared query schema or not: a misspelt filter must not be ignored.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint as FlaskBlueprint
+from flask import Flask, current_app, request
+from flask_smorest import Api as SmorestApi
+from swagger_ui_bundle import swagger_ui_path
+
+from app.errors import Problem, field_error, problem_from_http_exception
+
+API_PREFIX = "/api/v1"
+DOC_ENDPOINTS = {"api-docs.openapi_json", "api-docs.openapi_swagger_ui", "swagger_assets.static", "static"}
+
+
+class Api(SmorestApi):
+    def handle_http_exception(self, error):
+        return problem_from_http_exception(error)
+
+
+def _view_function(endpoint: str) -> Any:
+    view = current_app.view_functions[endpoint]
+    view_class = getattr(view, "view_class", None)
+    if view_class is None:
+        return view
+    method = "get" if request.method == "HEAD" else request.method.lower()
+    return getattr(view_class, method, None)
+
+
+def _declared_query_names(func: Any) -> set[str]:
+    names: set[str] = set()
+    for param in (getattr(func, "_apidoc", {}).get("arguments", {}).get("parameters", [])):
+        if isinstance(param, dict) and param.get("in") == "query":
+            schema = param["schema"]
+            schema = schema() if isinstance(schema, type) else schema
+            names.update(f.data_key or name for name, f in schema.fields.items())
+    return names
+
+
+def reject_unknown_query_parameters() -> None:
+    if request.endpoint is None or request.endpoint in DOC_ENDPOINTS or not request.args:
+        return
+    func = _view_function(request.endpoint)
+    if func is None:  # method not allowed: let routing answer 405
+        return
+    unknown = sorted(set(request.args) - _declared_query_names(func))
+    if unknown:
+        raise Problem(400, "unknown_query_parameter",
+                      f"Unknown query parameter(s): {', '.join(unknown)}.",
+                      errors=[field_error("query", name, "Unknown query parameter.") for name in unknown])
+
+
+def init_app(app: Flask) -> Api:
+    app.config.update(
+        API_TITLE="Støttesystemerne",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL="/api/docs/static/",
+        API_SPEC_OPTIONS={
+            "info": {
+                "description": (
+                    "Open re-implementation of the Danish municipal support systems "
+                    "(Organisation, Klassifikation, case/document and benefit indexes, distribution, "
+                    "access control). Every error is application/problem+json (RFC 9457)."
+                ),
+            },
+        },
+    )
+    api = Api(app)
+    app.register_blueprint(FlaskBlueprint("swagger_assets", __name__, static_folder=str(swagger_ui_path),
+                                          static_url_path="/api/docs/static"))
+    app.before_request(reject_unknown_query_parameters)
+    app.extensions["sts.api"] = api
+    return api

@@ -1,0 +1,115 @@
+"""PostgreSQL access: one pool per process, one transaction per request.
+
+A request borrows one connection the first time it calls `get_conn()`; the
+transaction is committed at the edge (after the view, when the response is a
+success) or rolled back, then the connection goes back to the pool.  Code
+outside requests (CLI, workers) uses `Database.transaction()`.
+
+Driver errors on named constraints are translated into domain problems
+(`constraint_problem`), so a unique violation becomes a 409 that names the
+field instead of a 500.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import psycopg
+from flask import Flask, current_app, g
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+
+@dataclass(frozen=True)
+class ConstraintRule:
+    status: int
+    code: str
+    field: str
+    detail: str
+
+
+_CONSTRAINTS: dict[str, ConstraintRule] = {}
+
+
+def register_constraint(name: str, *, status: int = 409, code: str, field: str, detail: str) -> None:
+    """Say how a violation of constraint `name` is answered (see errors.py)."""
+    _CONSTRAINTS[name] = ConstraintRule(status, code, field, detail)
+
+
+def constraint_rule(exc: psycopg.Error) -> ConstraintRule | None:
+    name = getattr(exc.diag, "constraint_name", None)
+    return _CONSTRAINTS.get(name) if name else None
+
+
+class Database:
+    """The connection pool and the ways to borrow from it."""
+
+    def __init__(self, url: str, *, min_size: int, max_size: int, statement_timeout_ms: int,
+                 name: str = "sts"):
+        options = f"-c statement_timeout={statement_timeout_ms} -c timezone=UTC"
+        self.url = url
+        self.pool = ConnectionPool(
+            url, min_size=min_size, max_size=max_size, open=False, name=name,
+            kwargs={"row_factory": dict_row, "options": options, "application_name": name},
+            check=ConnectionPool.check_connection,
+        )
+
+    def open(self, timeout: float = 30.0) -> None:
+        self.pool.open(wait=self.pool.min_size > 0, timeout=timeout)
+
+    def close(self) -> None:
+        self.pool.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[psycopg.Connection]:
+        """A connection in a transaction: committed on success, rolled back on error."""
+        with self.pool.connection() as conn:
+            yield conn
+
+    @contextmanager
+    def autocommit(self) -> Iterator[psycopg.Connection]:
+        """A connection for statements that cannot run in a transaction block."""
+        with self.pool.connection() as conn:
+            conn.autocommit = True
+            try:
+                yield conn
+            finally:
+                conn.autocommit = False
+
+
+def get_db() -> Database:
+    return current_app.extensions["sts.db"]
+
+
+def get_conn() -> psycopg.Connection:
+    """The request's connection, in the request's one transaction."""
+    if "db_conn" not in g:
+        g.db_conn = get_db().pool.getconn()
+    return g.db_conn
+
+
+def _finish_request(response):
+    conn = g.get("db_conn")
+    if conn is not None and response.status_code < 400 and conn.info.transaction_status != 0:
+        conn.commit()
+    return response
+
+
+def _release(_exc: BaseException | None) -> None:
+    conn = g.pop("db_conn", None)
+    if conn is not None:
+        if conn.info.transaction_status != 0:  # anything not committed is abandoned
+            conn.rollback()
+        get_db().pool.putconn(conn)
+
+
+def init_app(app: Flask) -> None:
+    cfg = app.config
+    db = Database(cfg["DATABASE_URL"], min_size=cfg["DB_POOL_MIN"], max_size=cfg["DB_POOL_MAX"],
+                  statement_timeout_ms=cfg["DB_STATEMENT_TIMEOUT_MS"])
+    db.open()
+    app.extensions["sts.db"] = db
+    app.after_request(_finish_request)
+    app.teardown_appcontext(_release)

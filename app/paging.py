@@ -1,0 +1,49 @@
+"""Opaque keyset cursors: the sort key of the last item, encoded for the URL.
+
+Keyset paging never skips or repeats rows when data changes between pages,
+and costs the same on page 1,000 as on page 1 (unlike OFFSET).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from marshmallow import Schema, fields, validate
+
+from app.errors import Problem, field_error
+
+MAX_LIMIT = 500
+
+
+def encode_cursor(key: list[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, length: int) -> list[Any] | None:
+    if cursor is None:
+        return None
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except ValueError:
+        key = None
+    if not isinstance(key, list) or len(key) != length:
+        raise Problem(400, "invalid_cursor", "The cursor is not one this service issued; start again without it.",
+                      errors=[field_error("query", "cursor", "Not a valid cursor.")])
+    return key
+
+
+class PageArgs(Schema):
+    """Query parameters every paged list accepts."""
+
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_LIMIT),
+                           metadata={"description": f"Items per page (1-{MAX_LIMIT})."})
+    cursor = fields.String(validate=validate.Length(max=2000),
+                           metadata={"description": "`next_cursor` of the previous page; omit for the first."})
+
+
+class PageSchema(Schema):
+    total = fields.Integer(metadata={"description": "Number of matching items."})
+    next_cursor = fields.String(allow_none=True,
+                                metadata={"description": "Pass as `cursor` for the next page; null on the last."})

@@ -1,0 +1,145 @@
+"""Search plumbing shared by every domain module: PostgreSQL is the record,
+Elasticsearch a derived index fed from the outbox (see docs/architecture.md).
+
+A domain module describes each searchable kind once with an `IndexSpec`
+(mappings in code, a mapping version, and how to load documents from
+PostgreSQL) and calls `register_index`.  Everything else is generic:
+
+- writes queue (kind, key) in `search_outbox` by trigger, in the writing
+  transaction (migrations/0001);
+- `indexer.drain` delivers the outbox with the bulk API (at least once,
+  idempotent, external versions so an older state never wins);
+- `reindex.rebuild` builds a fresh index from PostgreSQL and swaps the alias;
+- `SearchService.search` queries a kind through its alias.
+
+Index names: alias `<prefix><kind>`, physical index
+`<prefix><kind>-v<mapping version>-<timestamp>`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from elasticsearch import Elasticsearch
+from flask import Flask, current_app
+
+from app.db import get_db
+
+# (conn, keys) -> {key: (version, document)}; keys missing from the answer are deleted.
+Loader = Callable[[psycopg.Connection, list[str]], dict[str, tuple[int, dict[str, Any]]]]
+# (conn, after_key, limit) -> [(key, version, document)] in key order, for rebuilds.
+Scanner = Callable[[psycopg.Connection, str | None, int], list[tuple[str, int, dict[str, Any]]]]
+# (conn, after_key) -> how many objects a rebuild still has to copy.
+Counter = Callable[[psycopg.Connection, str | None], int]
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    kind: str
+    mapping_version: int
+    mappings: dict[str, Any]
+    load: Loader
+    scan: Scanner
+    count: Counter
+    settings: dict[str, Any] = field(default_factory=lambda: {"number_of_shards": 1, "number_of_replicas": 0})
+
+
+_SPECS: dict[str, IndexSpec] = {}
+
+
+def register_index(spec: IndexSpec) -> IndexSpec:
+    _SPECS[spec.kind] = spec
+    return spec
+
+
+def index_spec(kind: str) -> IndexSpec:
+    try:
+        return _SPECS[kind]
+    except KeyError:
+        raise KeyError(f"no search index kind {kind!r}; known: {', '.join(sorted(_SPECS))}") from None
+
+
+def index_kinds() -> list[str]:
+    return sorted(_SPECS)
+
+
+class SearchService:
+    """The one Elasticsearch client of a process and the index naming rules."""
+
+    def __init__(self, url: str, prefix: str, timeout: float):
+        self.prefix = prefix
+        self.client = Elasticsearch(url, request_timeout=timeout, max_retries=0, retry_on_timeout=False)
+
+    def alias(self, kind: str) -> str:
+        return f"{self.prefix}{kind}"
+
+    def new_index_name(self, kind: str) -> str:
+        stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")
+        return f"{self.alias(kind)}-v{index_spec(kind).mapping_version}-{stamp}"
+
+    def create_index(self, kind: str, name: str) -> None:
+        spec = index_spec(kind)
+        self.client.indices.create(index=name, mappings=spec.mappings, settings=spec.settings)
+
+    def alias_target(self, kind: str) -> str | None:
+        alias = self.alias(kind)
+        if not self.client.indices.exists_alias(name=alias):
+            return None
+        return next(iter(self.client.indices.get_alias(name=alias)))
+
+    def ensure_index(self, kind: str) -> str:
+        """The index behind the kind's alias, creating an empty one the first time."""
+        target = self.alias_target(kind)
+        if target is None:
+            target = self.new_index_name(kind)
+            self.create_index(kind, target)
+            self.client.indices.update_aliases(actions=[{"add": {"index": target, "alias": self.alias(kind)}}])
+        return target
+
+    def physical_indexes(self, kind: str) -> list[str]:
+        found = self.client.indices.get(index=f"{self.alias(kind)}-v*", allow_no_indices=True,
+                                        expand_wildcards="open")
+        return sorted(found)
+
+    def ensure_indexes(self) -> None:
+        for kind in index_kinds():
+            self.ensure_index(kind)
+
+    def search(self, kind: str, **body: Any) -> dict[str, Any]:
+        return self.client.search(index=self.alias(kind), **body).body
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def get_search() -> SearchService:
+    return current_app.extensions["sts.search"]
+
+
+def outbox_status(kinds: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """Rows waiting per kind, the age of the oldest, and rows that failed."""
+    wanted = list(kinds or index_kinds())
+    with get_db().transaction() as conn:
+        rows = conn.execute(
+            """
+            SELECT k.kind,
+                   count(o.id) AS pending,
+                   coalesce(extract(epoch FROM now() - min(o.created_at)), 0)::float AS oldest_seconds,
+                   count(o.id) FILTER (WHERE o.attempts > 0) AS failing
+              FROM unnest(%(kinds)s::text[]) AS k(kind)
+              LEFT JOIN search_outbox o ON o.kind = k.kind
+             GROUP BY k.kind ORDER BY k.kind
+            """,
+            {"kinds": wanted},
+        ).fetchall()
+    return rows
+
+
+def init_app(app: Flask) -> None:
+    cfg = app.config
+    app.extensions["sts.search"] = SearchService(cfg["ELASTICSEARCH_URL"], cfg["SEARCH_INDEX_PREFIX"],
+                                                 cfg["SEARCH_REQUEST_TIMEOUT"])

@@ -1,0 +1,160 @@
+"""Test fixtures: the real services, a database per test, an index prefix per test.
+
+- The services are started (or reused) through the same script `make run`
+  uses (scripts/services.py); `DATABASE_URL` / `ELASTICSEARCH_URL` point the
+  suite at services of your own instead.
+- A template database gets every migration and the seed data once per run;
+  each test that needs isolation gets a copy (`CREATE DATABASE ... TEMPLATE`)
+  and its own Elasticsearch index prefix, both dropped afterwards.  Nothing
+  is ever named like `make run`'s database (`sts`) or prefix (`sts_`).
+- `shared_app` is one such copy for the whole run, indexed once, for tests
+  that only read.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+
+from app import create_app
+from app.db import get_db
+from app.migrate import upgrade
+from app.search import get_search
+from app.search.indexer import drain
+from organisation.municipalities import service as municipalities
+from scripts import services
+
+RUN_ID = f"t{os.getpid()}"
+_numbers = itertools.count()
+
+
+def database_url(base: str, name: str) -> str:
+    parts = urlsplit(base)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+@pytest.fixture(scope="session")
+def service_urls() -> dict[str, str]:
+    return services.start()
+
+
+@pytest.fixture(scope="session")
+def admin_conn(service_urls):
+    with psycopg.connect(database_url(service_urls["DATABASE_URL"], "postgres"), autocommit=True,
+                         row_factory=dict_row) as conn:
+        _drop_stale_databases(conn)
+        yield conn
+
+
+def _drop_stale_databases(conn: psycopg.Connection) -> None:
+    """Databases left behind by test runs that were killed."""
+    for row in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'sts\\_t%%'"):
+        m = re.match(r"^sts_t(\d+)_", row["datname"])
+        if m and not services._pid_alive(int(m.group(1))):
+            conn.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def template_db(admin_conn, service_urls):
+    name = f"sts_{RUN_ID}_tpl"
+    admin_conn.execute(f'CREATE DATABASE "{name}"')
+    url = database_url(service_urls["DATABASE_URL"], name)
+    upgrade(url)
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        municipalities.load(conn, municipalities.read_csv(municipalities.SEED_FILE))
+    yield name
+    admin_conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class AppFactory:
+    """Makes apps on fresh copies of the template database; cleans them up."""
+
+    def __init__(self, admin_conn, service_urls, template_db):
+        self.admin, self.urls, self.template = admin_conn, service_urls, template_db
+        self.made: list[tuple[object, str, str]] = []
+
+    def __call__(self, *, empty: bool = False, **overrides):
+        n = next(_numbers)
+        dbname = f"sts_{RUN_ID}_{n}"
+        template = "template0" if empty else self.template
+        self.admin.execute(f'CREATE DATABASE "{dbname}" TEMPLATE "{template}"')
+        prefix = f"{RUN_ID}_{n}_"
+        config = {
+            "DATABASE_URL": database_url(self.urls["DATABASE_URL"], dbname),
+            "ELASTICSEARCH_URL": self.urls["ELASTICSEARCH_URL"],
+            "SEARCH_INDEX_PREFIX": prefix,
+            "TESTING": True,
+            "DB_POOL_MIN": 0,
+            "DB_POOL_MAX": 8,
+            **overrides,
+        }
+        app = create_app(config)
+        self.made.append((app, dbname, prefix))
+        return app
+
+    def cleanup(self) -> None:
+        for app, dbname, prefix in self.made:
+            search = app.extensions["sts.search"]
+            try:
+                for index in search.client.indices.get(index=f"{prefix}*", allow_no_indices=True):
+                    search.client.indices.delete(index=index, ignore_unavailable=True)
+            finally:
+                search.close()
+                app.extensions["sts.db"].close()
+                self.admin.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+        self.made.clear()
+
+
+@pytest.fixture
+def make_app(admin_conn, service_urls, template_db):
+    factory = AppFactory(admin_conn, service_urls, template_db)
+    yield factory
+    factory.cleanup()
+
+
+@pytest.fixture
+def app(make_app):
+    """A fresh app: own database (migrated, seeded, outbox not yet delivered), own index prefix."""
+    return make_app()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def deliver(app):
+    """Deliver the outbox to Elasticsearch now and make it searchable."""
+
+    def _deliver() -> int:
+        with app.app_context():
+            search = get_search()
+            search.ensure_indexes()
+            return drain(get_db(), search, refresh=True)
+
+    return _deliver
+
+
+@pytest.fixture(scope="session")
+def shared_app(admin_conn, service_urls, template_db):
+    """One indexed copy of the seed data for tests that only read."""
+    factory = AppFactory(admin_conn, service_urls, template_db)
+    app = factory()
+    with app.app_context():
+        search = get_search()
+        search.ensure_indexes()
+        drain(get_db(), search, refresh=True)
+    yield app
+    factory.cleanup()
+
+
+@pytest.fixture
+def shared_client(shared_app):
+    return shared_app.test_client()
