@@ -46,9 +46,13 @@ class ConfigSchema(Schema):
                                  metadata={"doc": "Connections kept open per process."})
     DB_POOL_MAX = fields.Integer(load_default=10, validate=validate.Range(min=1),
                                  metadata={"doc": "Most connections per process."})
+    DB_POOL_TIMEOUT = fields.Float(
+        load_default=10.0, validate=validate.Range(min=0.1),
+        metadata={"doc": "Seconds a caller waits for a database connection before giving up (a 503)."},
+    )
     DB_STATEMENT_TIMEOUT_MS = fields.Integer(
         load_default=30000, validate=validate.Range(min=0),
-        metadata={"doc": "statement_timeout for request connections (0 = none)."},
+        metadata={"doc": "statement_timeout of every pooled connection, ms (0 = none)."},
     )
     SEARCH_REQUEST_TIMEOUT = fields.Float(load_default=10.0, validate=validate.Range(min=0.1),
                                           metadata={"doc": "Seconds before an Elasticsearch call gives up."})
@@ -80,7 +84,7 @@ def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
 
 
 # Read from STS_* by the service scripts, not by the app; they are not app settings.
-SCRIPT_ONLY = {"DATA_DIR", "PG_PORT", "ES_PORT", "ES_HEAP", "APP_PORT", "DEV"}
+SCRIPT_ONLY = {"DATA_DIR", "PG_PORT", "ES_PORT", "ES_HEAP", "APP_BIND", "APP_WORKERS"}
 
 
 def load_config(override: Mapping[str, Any] | None = None,

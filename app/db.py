@@ -47,25 +47,28 @@ class Database:
     """The connection pool and the ways to borrow from it."""
 
     def __init__(self, url: str, *, min_size: int, max_size: int, statement_timeout_ms: int,
-                 name: str = "sts"):
+                 timeout: float = 10.0, name: str = "sts"):
         options = f"-c statement_timeout={statement_timeout_ms} -c timezone=UTC"
         self.url = url
         self.pool = ConnectionPool(
-            url, min_size=min_size, max_size=max_size, open=False, name=name,
+            url, min_size=min_size, max_size=max_size, open=False, name=name, timeout=timeout,
             kwargs={"row_factory": dict_row, "options": options, "application_name": name},
             check=ConnectionPool.check_connection,
         )
 
-    def open(self, timeout: float = 30.0) -> None:
-        self.pool.open(wait=self.pool.min_size > 0, timeout=timeout)
+    def open(self) -> None:
+        self.pool.open(wait=self.pool.min_size > 0, timeout=self.pool.timeout)
 
     def close(self) -> None:
         self.pool.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[psycopg.Connection]:
-        """A connection in a transaction: committed on success, rolled back on error."""
-        with self.pool.connection() as conn:
+    def transaction(self, timeout: float | None = None) -> Iterator[psycopg.Connection]:
+        """A connection in a transaction: committed on success, rolled back on error.
+
+        `timeout`: seconds to wait for a connection (default: DB_POOL_TIMEOUT).
+        """
+        with self.pool.connection(timeout=timeout) as conn:
             yield conn
 
     @contextmanager
@@ -93,7 +96,17 @@ def get_conn() -> psycopg.Connection:
 def _finish_request(response):
     conn = g.get("db_conn")
     if conn is not None and response.status_code < 400 and conn.info.transaction_status != 0:
-        conn.commit()
+        try:
+            conn.commit()
+        except psycopg.Error as exc:
+            # Raised after the view, so Flask's error handlers would not see it.
+            conn.rollback()
+            from app.errors import problem_for_database_error
+
+            problem = problem_for_database_error(exc)
+            if problem is None:
+                raise
+            return problem
     return response
 
 
@@ -108,7 +121,7 @@ def _release(_exc: BaseException | None) -> None:
 def init_app(app: Flask) -> None:
     cfg = app.config
     db = Database(cfg["DATABASE_URL"], min_size=cfg["DB_POOL_MIN"], max_size=cfg["DB_POOL_MAX"],
-                  statement_timeout_ms=cfg["DB_STATEMENT_TIMEOUT_MS"])
+                  statement_timeout_ms=cfg["DB_STATEMENT_TIMEOUT_MS"], timeout=cfg["DB_POOL_TIMEOUT"])
     db.open()
     app.extensions["sts.db"] = db
     app.after_request(_finish_request)

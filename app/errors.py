@@ -114,18 +114,45 @@ def _handle_problem(problem: Problem):
     return problem_response(problem)
 
 
-def _handle_integrity_error(exc: psycopg.IntegrityError):
+def problem_for_database_error(exc: psycopg.Error):
+    """The answer to a database error a client can act on, or None (a bug: 500)."""
+    if isinstance(exc, psycopg.errors.SerializationFailure | psycopg.errors.DeadlockDetected):
+        return problem_response(Problem(409, "concurrent_update",
+                                        "Another request changed the same data at the same time; retry.",
+                                        headers={"Retry-After": "1"}))
     rule = constraint_rule(exc)
     if rule is None:
-        raise exc
+        return None
     return problem_response(Problem(rule.status, rule.code, rule.detail,
                                     errors=[field_error("json", rule.field, rule.detail)]))
+
+
+def _handle_database_unavailable(_exc: psycopg.OperationalError):
+    # Connection lost or no pool slot in time (psycopg_pool.PoolTimeout is one too).
+    return problem_response(Problem(503, "database_unavailable",
+                                    "The database is temporarily unavailable; try again shortly.",
+                                    headers={"Retry-After": "5"}))
+
+
+def _handle_database_error(exc: psycopg.Error):
+    response = problem_for_database_error(exc)
+    if response is None:
+        raise exc
+    return response
 
 
 def _handle_internal_error(_exc: InternalServerError):
     # Flask has already logged the original exception (with the request id).
     return problem_response(Problem(500, "internal_error",
                                     "The server failed to answer; the request id identifies the log entry."))
+
+
+def _handle_search_error(exc: elasticsearch.ApiError):
+    """An index that is not there yet, or a cluster answering 429/5xx, is a 503;
+    anything else is a bug in the query and stays a 500."""
+    if isinstance(exc, elasticsearch.NotFoundError) or exc.meta.status in (429, 500, 502, 503, 504):
+        return _handle_search_unavailable(exc)
+    raise exc
 
 
 def _handle_search_unavailable(_exc: Exception):
@@ -136,9 +163,13 @@ def _handle_search_unavailable(_exc: Exception):
 
 def init_app(app: Flask) -> None:
     app.register_error_handler(Problem, _handle_problem)
-    app.register_error_handler(psycopg.IntegrityError, _handle_integrity_error)
+    app.register_error_handler(psycopg.OperationalError, _handle_database_unavailable)
+    app.register_error_handler(psycopg.IntegrityError, _handle_database_error)
+    app.register_error_handler(psycopg.errors.SerializationFailure, _handle_database_error)
+    app.register_error_handler(psycopg.errors.DeadlockDetected, _handle_database_error)
     app.register_error_handler(InternalServerError, _handle_internal_error)
     app.register_error_handler(elasticsearch.ConnectionError, _handle_search_unavailable)
     app.register_error_handler(elasticsearch.ConnectionTimeout, _handle_search_unavailable)
+    app.register_error_handler(elasticsearch.ApiError, _handle_search_error)
     # Errors outside the API blueprints (e.g. unknown routes) get the same treatment.
     app.register_error_handler(HTTPException, problem_from_http_exception)

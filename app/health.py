@@ -20,6 +20,8 @@ from app.errors import Problem
 from app.migrate import pending_ids
 from app.search import get_search, outbox_status
 
+HEALTH_TIMEOUT = 3.0  # seconds: a probe must answer quickly, not wait for a pool slot
+
 blp = Blueprint("ops", __name__, description="Liveness, readiness and metrics (unauthenticated, for operators).")
 
 
@@ -45,8 +47,8 @@ class Live(MethodView):
         return {"status": "ok"}
 
 
-def _check_postgres() -> dict:
-    with get_db().transaction() as conn:
+def _check_postgres() -> tuple[dict, dict]:
+    with get_db().transaction(timeout=HEALTH_TIMEOUT) as conn:
         conn.execute("SELECT 1")
         pending = pending_ids(conn)
     return {"ok": True, "detail": "reachable"}, (
@@ -55,7 +57,7 @@ def _check_postgres() -> dict:
 
 def _check_search_lag() -> dict:
     limit = current_app.config["READY_MAX_SEARCH_LAG"]
-    rows = outbox_status()
+    rows = outbox_status(timeout=HEALTH_TIMEOUT)
     worst = max((r["oldest_seconds"] for r in rows), default=0.0)
     pending = sum(r["pending"] for r in rows)
     return {"ok": worst <= limit, "detail": f"{pending} pending, oldest {worst:.1f}s (limit {limit:.0f}s)"}

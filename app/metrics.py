@@ -33,7 +33,11 @@ class SearchLagCollector:
         age = GaugeMetricFamily("sts_search_outbox_oldest_seconds", "Age of the oldest waiting outbox row.",
                                 labels=["kind"])
         with self.app.app_context():
-            for row in outbox_status():
+            try:
+                rows = outbox_status(timeout=3.0)
+            except Exception:  # noqa: BLE001 - metrics must render while PostgreSQL is away
+                rows = []
+            for row in rows:
                 pending.add_metric([row["kind"]], row["pending"])
                 age.add_metric([row["kind"]], row["oldest_seconds"])
         yield pending

@@ -16,7 +16,7 @@ CREATE TABLE search_outbox (
     object_id       text NOT NULL,
     created_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
     attempts        integer NOT NULL DEFAULT 0,
-    next_attempt_at timestamptz NOT NULL DEFAULT '-infinity',
+    next_attempt_at timestamptz NOT NULL DEFAULT now(),
     last_error      text
 );
 CREATE INDEX search_outbox_due ON search_outbox (next_attempt_at, id);

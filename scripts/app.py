@@ -78,15 +78,16 @@ def start(dev: bool = False) -> int:
     _flask(env, "demo", "load")
     if not _alive("indexer"):
         _spawn("indexer", [str(VENV_BIN / "flask"), "search", "worker"], env)
+    if not _alive("api"):
+        shutil.rmtree(env["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+        os.makedirs(env["PROMETHEUS_MULTIPROC_DIR"])
     if dev:
         print(f"API (Flask dev server): {BASE_URL}/api/docs", flush=True)
         host, port = BIND.rsplit(":", 1)
         os.execve(str(VENV_BIN / "flask"), ["flask", "run", "--debug", "--host", host, "--port", port], env)
     if _alive("api"):
-        print("API already running", flush=True)
+        print("API already running (make stop && make run restarts it with new code)", flush=True)
     else:
-        shutil.rmtree(env["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
-        os.makedirs(env["PROMETHEUS_MULTIPROC_DIR"])
         _spawn("api", [str(VENV_BIN / "gunicorn"), "-c", str(services.ROOT / "scripts" / "gunicorn_conf.py"),
                        "app:create_app()"], env)
     if not _wait_ready():

@@ -231,9 +231,13 @@ class Elasticsearch:
         return pid is not None and _pid_alive(pid)
 
     def start(self) -> None:
-        if self.running() and self.healthy():
-            log(f"Elasticsearch already running on {self.url}")
-            return
+        if self.running():
+            # Ours, perhaps still starting: wait for it rather than start a second node.
+            if self._wait_healthy(120):
+                log(f"Elasticsearch already running on {self.url}")
+                return
+            raise ServiceError(f"Elasticsearch (pid file {self.pidfile}) runs but is not healthy; "
+                               f"see {self.home / 'logs'} or run make stop")
         if self.healthy():
             raise ServiceError(f"something else answers on {self.url}; set STS_ES_PORT or ELASTICSEARCH_URL")
         dist = install_elasticsearch()

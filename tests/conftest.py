@@ -20,6 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
+from elasticsearch import Elasticsearch
 from psycopg.rows import dict_row
 
 from app import create_app
@@ -78,6 +79,8 @@ class AppFactory:
     def __init__(self, admin_conn, service_urls, template_db):
         self.admin, self.urls, self.template = admin_conn, service_urls, template_db
         self.made: list[tuple[object, str, str]] = []
+        # Cleanup uses the suite's Elasticsearch, whatever URL a test gave its app.
+        self.es = Elasticsearch(service_urls["ELASTICSEARCH_URL"])
 
     def __call__(self, *, empty: bool = False, **overrides):
         n = next(_numbers)
@@ -100,15 +103,13 @@ class AppFactory:
 
     def cleanup(self) -> None:
         for app, dbname, prefix in self.made:
-            search = app.extensions["sts.search"]
-            try:
-                for index in search.client.indices.get(index=f"{prefix}*", allow_no_indices=True):
-                    search.client.indices.delete(index=index, ignore_unavailable=True)
-            finally:
-                search.close()
-                app.extensions["sts.db"].close()
-                self.admin.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+            app.extensions["sts.search"].close()
+            app.extensions["sts.db"].close()
+            self.admin.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+            for index in self.es.indices.get(index=f"{prefix}*", allow_no_indices=True):
+                self.es.indices.delete(index=index, ignore_unavailable=True)
         self.made.clear()
+        self.es.close()
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
-from elasticsearch import Elasticsearch
+from elasticsearch import BadRequestError, Elasticsearch
 from flask import Flask, current_app
 
 from app.db import get_db
@@ -92,12 +92,22 @@ class SearchService:
         return next(iter(self.client.indices.get_alias(name=alias)))
 
     def ensure_index(self, kind: str) -> str:
-        """The index behind the kind's alias, creating an empty one the first time."""
+        """The index behind the kind's alias, creating an empty one the first time.
+
+        The first index has a fixed name and gets its alias in the same create
+        call, so processes starting together cannot attach two indexes.
+        """
         target = self.alias_target(kind)
         if target is None:
-            target = self.new_index_name(kind)
-            self.create_index(kind, target)
-            self.client.indices.update_aliases(actions=[{"add": {"index": target, "alias": self.alias(kind)}}])
+            target = f"{self.alias(kind)}-v{index_spec(kind).mapping_version}-initial"
+            spec = index_spec(kind)
+            try:
+                self.client.indices.create(index=target, mappings=spec.mappings, settings=spec.settings,
+                                           aliases={self.alias(kind): {}})
+            except BadRequestError as exc:
+                if exc.error != "resource_already_exists_exception":
+                    raise
+            target = self.alias_target(kind) or target
         return target
 
     def physical_indexes(self, kind: str) -> list[str]:
@@ -120,10 +130,10 @@ def get_search() -> SearchService:
     return current_app.extensions["sts.search"]
 
 
-def outbox_status(kinds: Iterable[str] | None = None) -> list[dict[str, Any]]:
+def outbox_status(kinds: Iterable[str] | None = None, timeout: float | None = None) -> list[dict[str, Any]]:
     """Rows waiting per kind, the age of the oldest, and rows that failed."""
     wanted = list(kinds or index_kinds())
-    with get_db().transaction() as conn:
+    with get_db().transaction(timeout=timeout) as conn:
         rows = conn.execute(
             """
             SELECT k.kind,

@@ -156,28 +156,40 @@ def run_worker(db: Database, search: SearchService, *, batch_size: int, max_back
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
+    # Anything can fail in a process that runs for months (Elasticsearch down or
+    # answering 503, PostgreSQL restarting): log it, back off, try again.
     retrying = Retrying(
-        retry=retry_if_exception_type(SearchUnavailable),
-        wait=wait_exponential_jitter(initial=0.5, max=max_backoff),
+        retry=retry_if_exception_type(Exception),
+        wait=wait_exponential_jitter(multiplier=0.5, max=max_backoff),
         before_sleep=lambda state: log.warning(
-            "elasticsearch unavailable; retrying",
-            extra={"attempt": state.attempt_number, "error": str(state.outcome.exception())}),
+            "indexing failed; retrying",
+            extra={"attempt": state.attempt_number, "error": repr(state.outcome.exception())[:500]}),
         sleep=stop.wait,
     )
-    with psycopg.connect(db.url, autocommit=True) as listener:
-        listener.execute("LISTEN search_outbox")
-        log.info("indexer started", extra={"index_prefix": search.prefix})
+    log.info("indexer started", extra={"index_prefix": search.prefix})
+    listener: psycopg.Connection | None = None
+    try:
         while not stop.is_set():
             for attempt in retrying:
                 with attempt:
                     if stop.is_set():
                         break
+                    if listener is None or listener.closed:
+                        listener = psycopg.connect(db.url, autocommit=True)
+                        listener.execute("LISTEN search_outbox")
                     search.ensure_indexes()
                     delivered = drain(db, search, batch_size=batch_size)
                     if delivered:
                         log.info("search outbox delivered", extra={"rows": delivered})
-            # Wait for a notification (or the poll interval), then drop what queued up.
-            select.select([listener.fileno()], [], [], poll_interval)
-            for _ in listener.notifies(timeout=0):
-                pass
+            if listener is not None and not listener.closed:
+                # Sleep until a NOTIFY arrives (or the poll interval passes), then drop what queued up.
+                select.select([listener.fileno()], [], [], poll_interval)
+                try:
+                    for _ in listener.notifies(timeout=0):
+                        pass
+                except psycopg.OperationalError:
+                    listener.close()
+    finally:
+        if listener is not None:
+            listener.close()
     log.info("indexer stopped")

@@ -6,7 +6,8 @@
 2. Copy every object in key order, in batches, recording the last key after
    each batch: an interrupted rebuild resumes where it stopped.
 3. Refresh, then move the alias to the new index in one atomic
-   `update_aliases` call, mark the build `live`, and delete the old index.
+   `update_aliases` call and mark the build `live`.  The index just replaced
+   is kept (a way back; searches already routed to it finish); older ones go.
 
 Searches go through the alias the whole time, so they keep answering.
 External versions make the copy and the indexer safe to race.

@@ -19,6 +19,13 @@ ON CONFLICT (code) DO UPDATE
        IS DISTINCT FROM (EXCLUDED.cvr, EXCLUDED.name, EXCLUDED.region, EXCLUDED.citizens)
 RETURNING code, (xmax = 0) AS inserted;
 
+-- name: insert_missing
+-- Create a municipality unless its code exists; existing rows are left alone.
+INSERT INTO municipality (code, cvr, name, region, citizens)
+VALUES (%(code)s, %(cvr)s, %(name)s, %(region)s, %(citizens)s)
+ON CONFLICT (code) DO NOTHING
+RETURNING code, true AS inserted;
+
 -- name: search_load
 -- Current search documents for the given codes.
 SELECT code, cvr, name, region, citizens, search_version

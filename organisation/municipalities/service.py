@@ -62,10 +62,15 @@ def read_csv(path: Path) -> list[dict[str, Any]]:
     return records
 
 
-def load(conn: psycopg.Connection, records: list[dict[str, Any]]) -> LoadResult:
+def load(conn: psycopg.Connection, records: list[dict[str, Any]], *, only_missing: bool = False) -> LoadResult:
+    """Upsert every record, or with `only_missing` create only codes not there yet."""
     result = LoadResult()
     for record in records:
-        outcome = upsert(conn, record)
+        if only_missing:
+            row = conn.execute(SQL.insert_missing, {k: record[k] for k in _FIELDS}).fetchone()
+            outcome = "inserted" if row else "unchanged"
+        else:
+            outcome = upsert(conn, record)
         setattr(result, outcome, getattr(result, outcome) + 1)
     return result
 
