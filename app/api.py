@@ -11,22 +11,43 @@ common to every API route.
 
 from __future__ import annotations
 
+import http
 from typing import Any
 
 from flask import Blueprint as FlaskBlueprint
 from flask import Flask, current_app, request
 from flask_smorest import Api as SmorestApi
+from flask_smorest.utils import prepare_response
 from swagger_ui_bundle import swagger_ui_path
 
-from app.errors import Problem, field_error, problem_from_http_exception
+from app.errors import PROBLEM_JSON, Problem, ProblemSchema, field_error, problem_from_http_exception
 
 API_PREFIX = "/api/v1"
 DOC_ENDPOINTS = {"api-docs.openapi_json", "api-docs.openapi_swagger_ui", "swagger_assets.static", "static"}
 
 
 class Api(SmorestApi):
+    ERROR_SCHEMA = ProblemSchema
+
     def handle_http_exception(self, error):
         return problem_from_http_exception(error)
+
+    def _register_responses(self):
+        """The documented error responses are what errors.py sends: problem+json."""
+        for status in http.HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase}
+            if status >= 400:
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, PROBLEM_JSON if status >= 400 else "application/json")
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "Default error response", "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, PROBLEM_JSON)
+        self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
+
+
+def problem_doc(description: str) -> dict[str, Any]:
+    """kwargs for `blp.alt_response` documenting a problem+json answer."""
+    return {"schema": ProblemSchema, "content_type": PROBLEM_JSON, "description": description}
 
 
 def _view_function(endpoint: str) -> Any:

@@ -21,11 +21,31 @@ from typing import Any
 import elasticsearch
 import psycopg
 from flask import Flask, g, jsonify, request
+from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.db import constraint_rule
 
 PROBLEM_JSON = "application/problem+json"
+
+
+class FieldErrorSchema(Schema):
+    location = fields.String(metadata={"description": "json, query, path or header.", "example": "json"})
+    field = fields.String(metadata={"description": "Dotted path of the field.", "example": "cvr"})
+    detail = fields.String(metadata={"description": "The rule it breaks."})
+
+
+class ProblemSchema(Schema):
+    """RFC 9457 problem details, as every error is answered."""
+
+    type = fields.String(metadata={"example": "urn:sts:problem:validation_failed"})
+    title = fields.String(metadata={"example": "Unprocessable Content"})
+    status = fields.Integer(metadata={"example": 422})
+    detail = fields.String()
+    instance = fields.String(metadata={"description": "The request path."})
+    code = fields.String(metadata={"description": "Machine-readable problem code (docs/errors.md)."})
+    request_id = fields.String(metadata={"description": "Also in the X-Request-ID header and the logs."})
+    errors = fields.List(fields.Nested(FieldErrorSchema), metadata={"description": "One entry per field."})
 
 
 class Problem(Exception):

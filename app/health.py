@@ -15,6 +15,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from app import metrics
+from app.api import problem_doc
 from app.db import get_db
 from app.errors import Problem
 from app.migrate import pending_ids
@@ -71,7 +72,7 @@ def _check_elasticsearch() -> dict:
 @blp.route("/readyz")
 class Ready(MethodView):
     @blp.response(200, ReadySchema)
-    @blp.alt_response(503, description="Not ready: the problem lists each check (`checks`).")
+    @blp.alt_response(503, **problem_doc("Not ready: the problem lists each check (`checks`)."))
     def get(self):
         """Readiness: dependencies reachable, schema current, search not lagging."""
         checks: dict[str, dict] = {}

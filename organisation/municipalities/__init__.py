@@ -12,6 +12,7 @@ from flask import Flask
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from app.api import problem_doc
 from app.db import get_conn, register_constraint
 from app.errors import Problem, field_error
 from app.search import get_search, register_index
@@ -39,7 +40,7 @@ class MunicipalityList(MethodView):
 @blp.route("/<int:code>")
 class MunicipalityItem(MethodView):
     @blp.response(200, MunicipalitySchema)
-    @blp.alt_response(404, description="No municipality has this code.")
+    @blp.alt_response(404, **problem_doc("No municipality has this code."))
     def get(self, code: int):
         """One municipality by its code (kommunekode), read from PostgreSQL."""
         row = service.get(get_conn(), code)
@@ -52,7 +53,7 @@ class MunicipalityItem(MethodView):
 class MunicipalityValidate(MethodView):
     @blp.arguments(MunicipalitySchema)
     @blp.response(200, MunicipalitySchema)
-    @blp.alt_response(409, description="Another municipality already has this CVR number.")
+    @blp.alt_response(409, **problem_doc("Another municipality already has this CVR number."))
     def post(self, record):
         """Check a municipality record without saving it (dry-run).
 
