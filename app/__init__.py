@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Flask
 
+import authz
 from app import api, db, errors, health, logs, metrics, migrate, search
 from app.config import load_config
 from app.demo import demo_cli
@@ -21,7 +22,7 @@ from organisation import municipalities
 
 # Each feature package registers its blueprint, CLI, search index and
 # constraint rules in `init_app(app, api)`.
-FEATURES = (municipalities,)
+FEATURES = (authz, municipalities)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -34,10 +35,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     search.init_app(app)
     migrate.init_app(app)
+    authz.install_enforcement(app)  # before the API's own request checks: authenticate first
     app.cli.add_command(search_cli)
     app.cli.add_command(demo_cli)
     flask_api = api.init_app(app)
     flask_api.register_blueprint(health.blp)
     for feature in FEATURES:
         feature.init_app(app, flask_api)
+    authz.policy.check_routes(app)
     return app

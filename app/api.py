@@ -50,13 +50,14 @@ def problem_doc(description: str) -> dict[str, Any]:
     return {"schema": ProblemSchema, "content_type": PROBLEM_JSON, "description": description}
 
 
-def _view_function(endpoint: str) -> Any:
+def view_function(endpoint: str, method: str | None = None) -> Any:
+    """The function that answers `method` (default: this request's) at `endpoint`."""
     view = current_app.view_functions[endpoint]
     view_class = getattr(view, "view_class", None)
     if view_class is None:
         return view
-    method = "get" if request.method == "HEAD" else request.method.lower()
-    return getattr(view_class, method, None)
+    method = (method or request.method).lower()
+    return getattr(view_class, "get" if method == "head" else method, None)
 
 
 def _declared_query_names(func: Any) -> set[str]:
@@ -72,7 +73,7 @@ def _declared_query_names(func: Any) -> set[str]:
 def reject_unknown_query_parameters() -> None:
     if request.endpoint is None or request.endpoint in DOC_ENDPOINTS or not request.args:
         return
-    func = _view_function(request.endpoint)
+    func = view_function(request.endpoint)
     if func is None:  # method not allowed: let routing answer 405
         return
     unknown = sorted(set(request.args) - _declared_query_names(func))

@@ -66,6 +66,20 @@ class ConfigSchema(Schema):
         load_default=300.0, validate=validate.Range(min=0),
         metadata={"doc": "Seconds the oldest outbox row may wait before /readyz reports not ready."},
     )
+    TOKEN_ISSUER = fields.String(load_default="urn:sts:token-issuer",
+                                 metadata={"doc": "`iss` of the system tokens this service issues and accepts."})
+    TOKEN_LIFETIME_SECONDS = fields.Integer(load_default=300, validate=validate.Range(min=30, max=3600),
+                                            metadata={"doc": "Lifetime of system tokens."})
+    CERT_THUMBPRINT_HEADER = fields.String(
+        load_default="X-SSL-Client-SHA256",
+        metadata={"doc": "Header in which the TLS-terminating proxy passes the client certificate's SHA-256."},
+    )
+    SESSION_LIFETIME_HOURS = fields.Integer(load_default=8, validate=validate.Range(min=1, max=24),
+                                            metadata={"doc": "Lifetime of a platform user's login token."})
+    LOGIN_MAX_FAILURES = fields.Integer(load_default=5, validate=validate.Range(min=1),
+                                       metadata={"doc": "Failed logins in a row before the account locks."})
+    LOGIN_LOCKOUT_MINUTES = fields.Integer(load_default=15, validate=validate.Range(min=1),
+                                           metadata={"doc": "How long a locked account stays locked."})
     LOG_LEVEL = fields.String(load_default="INFO",
                               validate=validate.OneOf(["DEBUG", "INFO", "WARNING", "ERROR"]),
                               metadata={"doc": "Log level of the JSON logs on stderr."})

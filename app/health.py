@@ -20,6 +20,7 @@ from app.db import get_db
 from app.errors import Problem
 from app.migrate import pending_ids
 from app.search import get_search, outbox_status
+from authz.policy import public
 
 HEALTH_TIMEOUT = 3.0  # seconds: a probe must answer quickly, not wait for a pool slot
 
@@ -42,6 +43,7 @@ class ReadySchema(Schema):
 
 @blp.route("/healthz")
 class Live(MethodView):
+    @public
     @blp.response(200, LiveSchema)
     def get(self):
         """Liveness: the process is up."""
@@ -71,6 +73,7 @@ def _check_elasticsearch() -> dict:
 
 @blp.route("/readyz")
 class Ready(MethodView):
+    @public
     @blp.response(200, ReadySchema)
     @blp.alt_response(503, **problem_doc("Not ready: the problem lists each check (`checks`)."))
     def get(self):
@@ -93,6 +96,7 @@ class Ready(MethodView):
 
 @blp.route("/metrics")
 class Metrics(MethodView):
+    @public
     @blp.response(200, description="Prometheus text exposition format.")
     def get(self):
         """Prometheus metrics: requests per endpoint and status, latency, search outbox lag."""

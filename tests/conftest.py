@@ -30,6 +30,7 @@ from app.search import get_search
 from app.search.indexer import drain
 from organisation.municipalities import service as municipalities
 from scripts import services
+from tests.world import standard_world
 
 RUN_ID = f"t{os.getpid()}"
 _numbers = itertools.count()
@@ -126,11 +127,6 @@ def app(make_app):
 
 
 @pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture
 def deliver(app):
     """Deliver the outbox to Elasticsearch now and make it searchable."""
 
@@ -156,6 +152,38 @@ def shared_app(admin_conn, service_urls, template_db):
     factory.cleanup()
 
 
+@pytest.fixture(scope="session")
+def shared_world(shared_app):
+    return standard_world(shared_app)
+
+
+@pytest.fixture(scope="session")
+def shared_token(shared_world):
+    """A system token (registry, read) for municipality 751 in the shared app."""
+    return shared_world.token("a1", "registry", 751)
+
+
 @pytest.fixture
-def shared_client(shared_app):
+def shared_client(shared_app, shared_token):
+    """A client of the shared app that sends a valid system token."""
+    client = shared_app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {shared_token}"
+    return client
+
+
+@pytest.fixture
+def anonymous_client(shared_app):
     return shared_app.test_client()
+
+
+@pytest.fixture
+def world(app):
+    return standard_world(app)
+
+
+@pytest.fixture
+def client(app, world):
+    """A client of a fresh app that sends the operator's token."""
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {world.login('operator')}"
+    return client

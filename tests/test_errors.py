@@ -3,6 +3,7 @@
 import pytest
 
 from app.errors import PROBLEM_JSON
+from authz.policy import public
 
 VALID = {"code": 751, "cvr": "55133018", "name": "Aarhus", "region": "Region Midtjylland", "citizens": 350000}
 
@@ -86,6 +87,7 @@ def test_unexpected_error_is_a_500_problem_without_internals(make_app, caplog):
     app = make_app(TESTING=False)
 
     @app.route("/boom")
+    @public
     def boom():
         raise RuntimeError("secret internals")
 
@@ -98,6 +100,7 @@ def test_unexpected_error_is_a_500_problem_without_internals(make_app, caplog):
 
 def test_unexpected_error_propagates_under_testing(app):
     @app.route("/boom")
+    @public
     def boom():
         raise RuntimeError("visible to the test")
 

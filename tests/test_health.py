@@ -1,6 +1,7 @@
 """Liveness, readiness and metrics."""
 
 from app.db import get_db
+from tests.world import bearer, operator_client
 
 
 def test_healthz(shared_client):
@@ -44,7 +45,7 @@ def test_readyz_is_503_when_elasticsearch_is_unreachable(make_app):
 
 def test_search_while_elasticsearch_is_unreachable_is_a_503_problem(make_app):
     app = make_app(ELASTICSEARCH_URL="http://127.0.0.1:9", SEARCH_REQUEST_TIMEOUT=1)
-    r = app.test_client().get("/api/v1/municipalities?q=aarhus")
+    r = operator_client(app).get("/api/v1/municipalities?q=aarhus")
     assert r.status_code == 503
     assert r.get_json()["code"] == "search_unavailable"
     assert r.headers["Retry-After"]
@@ -60,7 +61,7 @@ def test_metrics_count_requests_and_show_outbox(shared_client):
 
 def test_requests_while_postgres_is_unreachable_are_a_503_problem(make_app):
     app = make_app(DATABASE_URL="postgresql://postgres@127.0.0.1:9/nowhere", DB_POOL_TIMEOUT=1)
-    r = app.test_client().get("/api/v1/municipalities/751")
+    r = app.test_client().get("/api/v1/municipalities/751", headers=bearer("stsp_any"))
     assert r.status_code == 503
     assert r.get_json()["code"] == "database_unavailable"
     ready = app.test_client().get("/readyz")

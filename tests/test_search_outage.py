@@ -17,6 +17,7 @@ from app.search import get_search
 from app.search.indexer import run_worker
 from organisation.municipalities import service
 from scripts import services
+from tests.world import operator_client
 
 
 def _free_port_pair() -> int:
@@ -65,6 +66,7 @@ def test_changes_made_while_elasticsearch_is_down_arrive_when_it_is_back(make_ap
     worker = threading.Thread(target=run_worker, args=(db, search),
                               kwargs={"batch_size": 100, "max_backoff": 1.0, "poll_interval": 0.2, "stop": stop})
     worker.start()
+    client = operator_client(app)
     try:
         assert wait_for(lambda: pending(app) == 0, 60), "the seed data was not delivered"
 
@@ -75,13 +77,12 @@ def test_changes_made_while_elasticsearch_is_down_arrive_when_it_is_back(make_ap
             conn.execute("DELETE FROM municipality WHERE code = 825")
         time.sleep(3)  # the worker tries, fails and backs off; the rows stay
         assert pending(app) == 2  # the update and the deletion, both kept
-        r = app.test_client().get("/api/v1/municipalities?q=aarhus")
+        r = client.get("/api/v1/municipalities?q=aarhus")
         assert r.status_code == 503 and r.get_json()["code"] == "search_unavailable"
 
         own_elasticsearch.start()
         assert wait_for(lambda: pending(app) == 0, 60), "the outbox did not drain after Elasticsearch came back"
         search.client.indices.refresh(index=search.alias("municipality"))
-        client = app.test_client()
         found = client.get("/api/v1/municipalities?q=nedbrud").get_json()["items"]
         assert [m["code"] for m in found] == [751]
         assert client.get("/api/v1/municipalities?limit=1").get_json()["total"] == 97

@@ -20,13 +20,12 @@ def alias_target(app):
         return get_search().alias_target("municipality")
 
 
-def test_reindex_while_searches_run_in_a_loop(app, deliver):
+def test_reindex_while_searches_run_in_a_loop(app, client, deliver):
     deliver()
     before = alias_target(app)
     failures, answered, stop = [], [0], threading.Event()
 
     def search_loop():
-        client = app.test_client()
         while not stop.is_set():
             r = client.get("/api/v1/municipalities?q=aarhus")
             items = r.get_json().get("items") if r.status_code == 200 else None
@@ -56,7 +55,7 @@ def test_reindex_while_searches_run_in_a_loop(app, deliver):
         assert search.physical_indexes("municipality") == sorted(targets[-2:])
 
 
-def test_an_interrupted_reindex_resumes_and_keeps_changes_made_meanwhile(app, deliver):
+def test_an_interrupted_reindex_resumes_and_keeps_changes_made_meanwhile(app, client, deliver):
     deliver()
     before = alias_target(app)
 
@@ -83,7 +82,7 @@ def test_an_interrupted_reindex_resumes_and_keeps_changes_made_meanwhile(app, de
     with app.app_context(), get_db().transaction() as conn:
         build = conn.execute("SELECT * FROM search_index_build WHERE index_name = %(n)s", {"n": after}).fetchone()
     assert build["state"] == "live" and build["done"] == 98  # resumed at 30, not restarted
-    body = app.test_client().get("/api/v1/municipalities?q=ombygning").get_json()
+    body = client.get("/api/v1/municipalities?q=ombygning").get_json()
     assert [m["code"] for m in body["items"]] == [101]
 
 

@@ -16,8 +16,14 @@ from app.api import problem_doc
 from app.db import get_conn, register_constraint
 from app.errors import Problem, field_error
 from app.search import get_search, register_index
+from authz.policy import PlatformRole, authenticated, platform
 from organisation.municipalities import service
-from organisation.municipalities.schemas import MunicipalityListArgs, MunicipalityPageSchema, MunicipalitySchema
+from organisation.municipalities.schemas import (
+    MunicipalityListArgs,
+    MunicipalityPageSchema,
+    MunicipalitySchema,
+    MunicipalityWriteSchema,
+)
 from organisation.municipalities.search import SPEC
 
 blp = Blueprint("municipalities", __name__, description="The municipality registry (kommuner).")
@@ -25,6 +31,7 @@ blp = Blueprint("municipalities", __name__, description="The municipality regist
 
 @blp.route("")
 class MunicipalityList(MethodView):
+    @authenticated
     @blp.arguments(MunicipalityListArgs, location="query")
     @blp.response(200, MunicipalityPageSchema)
     def get(self, args):
@@ -39,6 +46,7 @@ class MunicipalityList(MethodView):
 
 @blp.route("/<int:code>")
 class MunicipalityItem(MethodView):
+    @authenticated
     @blp.response(200, MunicipalitySchema)
     @blp.alt_response(404, **problem_doc("No municipality has this code."))
     def get(self, code: int):
@@ -48,9 +56,20 @@ class MunicipalityItem(MethodView):
             raise Problem(404, "municipality_not_found", f"No municipality has code {code}.")
         return row
 
+    @platform(PlatformRole.OPERATOR)
+    @blp.arguments(MunicipalityWriteSchema)
+    @blp.response(200, MunicipalitySchema)
+    @blp.alt_response(201, schema=MunicipalitySchema, description="Created.")
+    @blp.alt_response(409, **problem_doc("Another municipality already has this CVR number."))
+    def put(self, record, code: int):
+        """Create or replace a municipality (platform operators; the registry is national)."""
+        outcome = service.upsert(get_conn(), {**record, "code": code})
+        return service.get(get_conn(), code), 201 if outcome == "inserted" else 200
+
 
 @blp.route("/validate")
 class MunicipalityValidate(MethodView):
+    @authenticated
     @blp.arguments(MunicipalitySchema)
     @blp.response(200, MunicipalitySchema)
     @blp.alt_response(409, **problem_doc("Another municipality already has this CVR number."))

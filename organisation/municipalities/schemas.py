@@ -30,6 +30,13 @@ class MunicipalitySchema(Schema):
                               metadata={"description": "Number of citizens.", "example": 367095})
 
 
+class MunicipalityWriteSchema(MunicipalitySchema):
+    """The body of a PUT: the code comes from the URL."""
+
+    class Meta:
+        exclude = ("code",)
+
+
 class MunicipalityListArgs(PageArgs):
     q = fields.String(validate=validate.Length(min=1, max=200),
                       metadata={"description": "Free text: name or region; prefixes match, æ/ø/å fold to ae/oe/aa."})
