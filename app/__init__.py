@@ -14,6 +14,7 @@ from typing import Any
 from flask import Flask
 
 import authz
+import authz.openapi
 from app import api, db, errors, health, logs, metrics, migrate, search
 from app.config import load_config
 from app.demo import demo_cli
@@ -43,4 +44,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     for feature in FEATURES:
         feature.init_app(app, flask_api)
     authz.policy.check_routes(app)
+    authz.openapi.document_security(app, flask_api)
     return app

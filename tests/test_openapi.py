@@ -37,3 +37,16 @@ def test_swagger_ui_renders_from_local_assets(shared_client):
         assert asset.startswith("/api/docs/static/"), f"{asset} would be fetched from outside"
         with shared_client.get(asset) as r:
             assert r.status_code == 200
+
+
+def test_every_operation_states_its_security(shared_app, shared_client):
+    spec = shared_client.get("/api/openapi.json").get_json()
+    assert set(spec["components"]["securitySchemes"]) == {"systemToken", "platformToken"}
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if method == "parameters":  # path parameters shared by the operations
+                continue
+            assert "security" in operation, f"{method} {path} does not state its security"
+            if operation["security"]:
+                assert "**Access:**" in operation["description"]
+                assert {"401", "403"} <= set(operation["responses"])
