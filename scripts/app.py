@@ -20,6 +20,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from app.demo import credentials_text
 from scripts import services
 
 RUN = services.DATA / "run"
@@ -100,6 +101,10 @@ Støttesystemerne is running (data in {services.DATA}):
   Municipalities         {BASE_URL}/api/v1/municipalities?q=aarhus
   Health / readiness     {BASE_URL}/healthz  {BASE_URL}/readyz
   Metrics                {BASE_URL}/metrics
+Demo credentials (demo data only; never use these anywhere else):
+{credentials_text()}
+  Try: curl -s -u demo-fagsystem:demo-secret-not-for-production -d grant_type=client_credentials \\
+         -d municipality=55133018 -d audience=registry {BASE_URL}/api/v1/auth/token
 Logs: {LOGS}/   Stop everything: make stop
 """, flush=True)
     return 0
