@@ -194,6 +194,8 @@ class MeSchema(Schema):
     service = fields.String(allow_none=True)
     roles = fields.List(fields.String())
     user_uuid = fields.String(allow_none=True)
+    privileges = fields.List(fields.Dict(), allow_none=True, metadata={
+        "description": "A user-context token's privileges (see GET /api/v1/users/{user_uuid}/privileges)."})
     platform_user_id = fields.String(allow_none=True)
     platform_role = fields.String(allow_none=True)
     username = fields.String(allow_none=True)
