@@ -80,6 +80,14 @@ class ConfigSchema(Schema):
                                        metadata={"doc": "Failed logins in a row before the account locks."})
     LOGIN_LOCKOUT_MINUTES = fields.Integer(load_default=15, validate=validate.Range(min=1),
                                            metadata={"doc": "How long a locked account stays locked."})
+    ACCESS_LOG_RETENTION_DAYS = fields.Integer(
+        load_default=1826, validate=validate.Range(min=1),
+        metadata={"doc": "Days access-log entries are kept; `flask authz purge-access-log` removes older ones."},
+    )
+    USAGE_FLUSH_SECONDS = fields.Float(
+        load_default=5.0, validate=validate.Range(min=0.1, max=3600),
+        metadata={"doc": "Seconds between writes of each process's in-memory usage counts to the database."},
+    )
     LOG_LEVEL = fields.String(load_default="INFO",
                               validate=validate.OneOf(["DEBUG", "INFO", "WARNING", "ERROR"]),
                               metadata={"doc": "Log level of the JSON logs on stderr."})
