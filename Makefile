@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run dev test services stop status lint venv
+.PHONY: run dev test services stop status lint venv bench
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required (got %s); run: make PYTHON=python3.11 ..." % sys.version.split()[0])'
@@ -41,3 +41,7 @@ status: venv
 
 lint: venv
 	$(VENV)/bin/ruff check .
+
+## make bench: performance figures as JSON lines (docs/benchmarks.md); own scratch database and index prefix
+bench: venv
+	$(PY) -m bench.authz
