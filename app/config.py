@@ -70,6 +70,11 @@ class ConfigSchema(Schema):
                                  metadata={"doc": "`iss` of the system tokens this service issues and accepts."})
     TOKEN_LIFETIME_SECONDS = fields.Integer(load_default=300, validate=validate.Range(min=30, max=3600),
                                             metadata={"doc": "Lifetime of system tokens."})
+    AGREEMENT_CACHE_SECONDS = fields.Float(
+        load_default=2.0, validate=validate.Range(min=0, max=60),
+        metadata={"doc": "Seconds a process may reuse an agreement's state when checking a token "
+                         "(0 = read it on every call); bounds how fast a termination takes effect elsewhere."},
+    )
     CERT_THUMBPRINT_HEADER = fields.String(
         load_default="X-SSL-Client-SHA256",
         metadata={"doc": "Header in which the TLS-terminating proxy passes the client certificate's SHA-256."},

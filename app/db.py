@@ -53,7 +53,9 @@ class Database:
         self.pool = ConnectionPool(
             url, min_size=min_size, max_size=max_size, open=False, name=name, timeout=timeout,
             kwargs={"row_factory": dict_row, "options": options, "application_name": name},
-            check=ConnectionPool.check_connection,
+            # No check on checkout: it costs a round trip on every request. A connection
+            # broken by a server restart fails its request (503) and the pool drops it.
+            max_idle=300,
         )
 
     def open(self) -> None:

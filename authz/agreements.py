@@ -24,6 +24,7 @@ from authz.schemas import (
     DecisionSchema,
     NotificationSchema,
 )
+from authz.tokens import agreement_cache
 
 MUNICIPALITY_ADMIN = PlatformRole.MUNICIPALITY_ADMIN
 VENDOR_ADMIN = PlatformRole.VENDOR_ADMIN
@@ -146,6 +147,7 @@ def _decide(action: str, agreement_id, note: str | None) -> dict:
     conn.execute("UPDATE agreement SET state = %(s)s, updated_at = now() WHERE id = %(id)s",
                  {"s": target, "id": agreement_id})
     record_event(conn, agreement, target, note, actor_id=p.platform_user_id)
+    agreement_cache().invalidate(str(agreement_id))
     return _load(agreement_id)
 
 

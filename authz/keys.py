@@ -75,10 +75,11 @@ class VerificationKeys:
         self._keys: dict[str, object] = {}
         self._lock = threading.Lock()
 
-    def get(self, conn: psycopg.Connection, kid: str):
+    def get(self, conn_factory, kid: str):
+        """The key for `kid`; `conn_factory()` gives a connection only when it must be loaded."""
         key = self._keys.get(kid)
         if key is None:
-            row = conn.execute("SELECT public_jwk FROM signing_key WHERE kid = %(kid)s "
+            row = conn_factory().execute("SELECT public_jwk FROM signing_key WHERE kid = %(kid)s "
                                "AND (expires_at IS NULL OR expires_at > now())", {"kid": kid}).fetchone()
             if row is None:
                 return None

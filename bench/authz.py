@@ -92,7 +92,7 @@ class Probes:
         self.held = self.db.pool.getconn()
         self.held.autocommit = True
         self.server_version = self.held.info.server_version
-        self.key = VerificationKeys().get(self.held, jwt.get_unverified_header(token)["kid"])
+        self.key = VerificationKeys().get(lambda: self.held, jwt.get_unverified_header(token)["kid"])
         self.issuer = app.config["TOKEN_ISSUER"]
         claims = jwt.decode(token, options={"verify_signature": False})
         self.agreement_params = {"agreement": claims["agr"], "system": claims["sub"]}

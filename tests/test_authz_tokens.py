@@ -182,3 +182,21 @@ def test_jwks_publishes_the_signing_key_and_keeps_the_old_one_during_rotation(wo
         jwk = next(k for k in jwks["keys"] if k["kid"] == jwt.get_unverified_header(token)["kid"])
         key = jwt.algorithms.RSAAlgorithm.from_jwk(jwk)
         assert jwt.decode(token, key, algorithms=["RS256"], audience="registry")["sub"] == world.ids["a1"]
+
+
+def test_a_termination_made_elsewhere_takes_effect_within_the_cache_time(make_app):
+    from tests.world import standard_world
+
+    app = make_app(AGREEMENT_CACHE_SECONDS=0.5)
+    world = standard_world(app)
+    token = world.token("a1", "registry", 751)
+    client = app.test_client()
+    assert client.get("/api/v1/me", headers=bearer(token)).status_code == 200
+    # Another process terminates the agreement: this process does not hear of it...
+    world.sql("UPDATE agreement SET state = 'terminated' WHERE system_id = %(s)s", {"s": world.ids["a1"]})
+    deadline = time.monotonic() + 5
+    while client.get("/api/v1/me", headers=bearer(token)).status_code == 200:
+        assert time.monotonic() < deadline, "the termination never took effect"
+        time.sleep(0.1)
+    # ... but within the configured half second it refuses the token.
+    assert client.get("/api/v1/me", headers=bearer(token)).get_json()["code"] == "agreement_not_active"

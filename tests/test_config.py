@@ -39,3 +39,11 @@ def test_pool_bounds_are_consistent():
 def test_every_setting_is_documented():
     for var, _default, doc in describe():
         assert doc, f"{var} has no description"
+
+
+def test_every_setting_is_in_the_readme():
+    from pathlib import Path
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    missing = [var for var, _default, _doc in describe() if f"`{var}`" not in readme]
+    assert missing == []
