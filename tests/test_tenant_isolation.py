@@ -1,0 +1,122 @@
+"""Tenant isolation: every protected route, called by callers of another
+municipality (and another vendor), with the ids of municipality 751's objects,
+leaks nothing and changes nothing.
+
+The table is the URL map itself, so a route added later is covered without
+editing this file: a GET may answer 200 only with none of 751's markers in
+it; a write naming 751's objects must be refused (403/404, or 422 when the
+body is refused before anything is looked up).
+"""
+
+import re
+
+import pytest
+
+from authz import usage
+from tests.world import bearer, standard_world
+
+USER = "0f5b7a0e-9c1d-4a57-8e0a-3b2c1d4e5f60"  # a case worker of Aarhus
+SECRET_NAME = "Sagsbehandler-751-hemmelig"
+
+# Not tenant data: national reference data and the caller's own account.
+NOT_TENANT_SCOPED = {
+    ("GET", "/api/v1/catalogue"), ("GET", "/api/v1/municipalities"), ("GET", "/api/v1/municipalities/<int:code>"),
+    ("POST", "/api/v1/municipalities/validate"), ("GET", "/api/v1/me"), ("GET", "/api/v1/me/tokens"),
+    ("POST", "/api/v1/me/tokens"), ("POST", "/api/v1/auth/logout"),
+    # Published user-system roles are the vendor's catalogue, readable by every municipality admin.
+    ("GET", "/api/v1/systems/<uuid:system_id>/user-system-roles"),
+}
+
+
+@pytest.fixture
+def victim(app):
+    """Municipality 751 with an agreement, a request, a job-function role and an
+    assignment, an access-log entry and usage; returns (world, path values, markers)."""
+    w = standard_world(app)
+    w.agreement("a1", "adgangsstyring", 751)
+    w.agreement("b1", "adgangsstyring", 101)
+    client = app.test_client()
+    vendora, admin751 = bearer(w.login("vendora")), bearer(w.login("admin751"))
+    request = client.post("/api/v1/agreements", headers=vendora, json={
+        "system_id": w.ids["a1"], "service": "sdi", "municipality_code": 751, "roles": ["read"]}).get_json()
+    role = client.post(f"/api/v1/systems/{w.ids['a1']}/user-system-roles", headers=vendora,
+                       json={"key": "urn:dk:test:sag-laes", "name": "Læs"}).get_json()
+    job = client.post("/api/v1/job-function-roles", headers=admin751, json={
+        "name": SECRET_NAME, "constraints": {"kle": ["27.*"]}, "user_system_role_ids": [role["id"]]}).get_json()
+    assignment = client.post(f"/api/v1/job-function-roles/{job['id']}/assignments", headers=admin751,
+                             json={"user_uuid": USER}).get_json()
+    profile = client.get(f"/api/v1/users/{USER}/privileges?system_id={w.ids['a1']}", headers=admin751)
+    assert profile.status_code == 200 and profile.get_json()["privileges"]  # also writes the access log
+    a1_token = w.token("a1", "registry", 751)
+    assert client.get("/api/v1/municipalities/751", headers=bearer(a1_token)).status_code == 200
+    usage.flush(app)
+    [notification] = [n for n in client.get("/api/v1/notifications", headers=admin751).get_json()
+                      if n["agreement_id"] == request["id"]]
+    [admin_token] = client.get("/api/v1/me/tokens", headers=admin751).get_json()
+    [agreement] = w.sql("SELECT id FROM agreement WHERE system_id = %(s)s AND service = 'registry'",
+                        {"s": w.ids["a1"]})
+    values = {
+        "agreement_id": request["id"], "role_id": job["id"], "assignment_id": assignment["id"],
+        "user_uuid": USER, "system_id": w.ids["a1"], "vendor_id": w.ids["Vendor A"],
+        "notification_id": str(notification["id"]), "token_id": admin_token["id"], "code": "751",
+    }
+    markers = [request["id"], str(agreement["id"]), job["id"], assignment["id"], USER, SECRET_NAME,
+               f"urn:uuid:{USER}", w.ids["a1"]]
+    return w, values, markers
+
+
+def _callers(w):
+    """Callers who must see nothing of 751: another municipality's admin and systems, another vendor."""
+    return {
+        "admin of 101": bearer(w.login("admin101")),
+        "admin of vendor B": bearer(w.login("vendorb")),
+        "system b1 for 101 (registry)": bearer(w.token("b1", "registry", 101)),
+        "system b1 for 101 (adgangsstyring)": bearer(w.token("b1", "adgangsstyring", 101)),
+    }
+
+
+def _url(rule: str, values: dict) -> str:
+    return re.sub(r"<(?:\w+:)?(\w+)>", lambda m: values[m.group(1)], rule)
+
+
+def test_no_route_leaks_or_changes_another_municipalitys_data(app, victim):
+    from authz.policy import declared_routes
+
+    w, values, markers = victim
+    client = app.test_client()
+    routes = [(m, r) for m, r, req in declared_routes(app)
+              if req.kind != "public" and (m, r) not in NOT_TENANT_SCOPED]
+    assert len(routes) >= 25
+    checked = []
+    for caller, headers in _callers(w).items():
+        for method, rule in routes:
+            url = _url(rule, values)
+            r = client.open(url, method=method, json={}, headers=headers)
+            # Echoing what the caller itself sent (the URL's ids, a problem's `instance`) is no leak.
+            body = r.get_data(as_text=True)
+            leaked = [m for m in markers if m in body and m not in url]
+            assert not leaked, f"{caller}: {method} {url} leaked {leaked}: {body[:300]}"
+            if method != "GET" and "<" in rule:
+                assert r.status_code in (403, 404, 422), f"{caller}: {method} {url} answered {r.status_code}"
+            checked.append((caller, method, rule, r.status_code))
+    assert len(checked) == 4 * len(routes)
+
+    # Nothing of 751 changed.
+    admin751 = bearer(w.login("admin751"))
+    assert client.get(f"/api/v1/agreements/{values['agreement_id']}", headers=admin751).get_json()["state"] == \
+        "requested"
+    assert client.get(f"/api/v1/job-function-roles/{values['role_id']}", headers=admin751).status_code == 200
+    [assignment] = client.get(f"/api/v1/job-function-roles/{values['role_id']}/assignments",
+                              headers=admin751).get_json()
+    assert assignment["id"] == values["assignment_id"]
+    assert client.get("/api/v1/me", headers=bearer(w.token("a1", "registry", 751))).status_code == 200
+
+
+def test_reads_of_personal_data_are_logged_for_the_right_municipality_only(app, victim):
+    w, _values, _markers = victim
+    client = app.test_client()
+    mine = client.get(f"/api/v1/access-log?person=urn:uuid:{USER}", headers=bearer(w.login("admin751"))).get_json()
+    assert [e["operation"] for e in mine["items"]] == ["privileges.read"]
+    theirs = client.get(f"/api/v1/access-log?person=urn:uuid:{USER}",
+                        headers=bearer(w.login("admin101"))).get_json()
+    assert theirs["items"] == []
