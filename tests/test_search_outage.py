@@ -5,6 +5,7 @@ a free port, data in its own folder), so stopping it disturbs neither the
 rest of the suite nor `make run`.
 """
 
+import os
 import shutil
 import socket
 import threading
@@ -21,8 +22,10 @@ from tests.world import operator_client
 
 
 def _free_port_pair() -> int:
-    """A port p with p (HTTP) and p + 100 (transport) both free."""
-    for port in range(59310, 59400):
+    """A port p with p (HTTP) and p + 100 (transport) both free; where the search
+    starts depends on the pid, so two test runs at once rarely race for one."""
+    first = 59310 + (os.getpid() % 45) * 2
+    for port in [*range(first, 59400), *range(59310, first)]:
         try:
             with socket.socket() as a, socket.socket() as b:
                 a.bind(("127.0.0.1", port))
@@ -36,7 +39,9 @@ def _free_port_pair() -> int:
 @pytest.fixture
 def own_elasticsearch(service_urls):
     port = _free_port_pair()
-    node = services.Elasticsearch(home=services.DATA / f"test-es-{port}", port=port)
+    home = services.DATA / f"test-es-{os.getpid()}"
+    shutil.rmtree(home, ignore_errors=True)
+    node = services.Elasticsearch(home=home, port=port)
     node.start()
     yield node
     node.stop()
