@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 from app.api import problem_doc
 from app.db import get_conn, register_constraint
 from app.errors import Problem
-from authz import hashing
+from authz import access_log, hashing
 from authz.catalogue import CONSTRAINT_TYPES, SERVICES
 from authz.policy import PlatformRole, authenticated, current, platform, require_vendor
 from authz.schemas import PlatformUserSchema, SystemCredentialsSchema, SystemSchema, VendorSchema
@@ -125,8 +125,10 @@ class PlatformUsers(MethodView):
     @platform(OPERATOR)
     @blp.response(200, PlatformUserSchema(many=True))
     def get(self):
-        """Every platform user (operators)."""
-        return get_conn().execute("SELECT * FROM platform_user ORDER BY username").fetchall()
+        """Every platform user (operators). Their names are personal data: the read is access-logged."""
+        rows = get_conn().execute("SELECT * FROM platform_user ORDER BY username").fetchall()
+        access_log.record("platform_users.list", [f"urn:uuid:{r['id']}" for r in rows])
+        return rows
 
     @platform(OPERATOR)
     @blp.arguments(PlatformUserSchema)

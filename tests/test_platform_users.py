@@ -85,3 +85,12 @@ def test_municipality_writes_are_for_operators(app, world):
     assert client.get("/api/v1/municipalities/999", headers=operator).get_json()["name"] == "Ny"
     r = client.put("/api/v1/municipalities/147", json=body, headers=operator)  # Aarhus' CVR on Frederiksberg
     assert r.status_code == 409 and r.get_json()["errors"][0]["field"] == "cvr"
+
+
+def test_listing_platform_users_is_access_logged(app, world):
+    client = app.test_client()
+    operator = bearer(world.login("operator"))
+    users = client.get("/api/v1/platform-users", headers=operator).get_json()
+    assert {u["username"] for u in users} >= {"operator", "admin751"}
+    log = client.get(f"/api/v1/access-log?person=urn:uuid:{world.ids['admin751']}", headers=operator).get_json()
+    assert [e["operation"] for e in log["items"]] == ["platform_users.list"]
