@@ -1,0 +1,1 @@
+"""The bitemporal object store shared by Klassifikation and Organisation (docs/bitemporal.md)."""
