@@ -1,0 +1,86 @@
+"""Reading Klassifikation: classes by code within a facet, children, ancestors,
+a whole facet, each at any (valid, registration) point."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import psycopg
+
+from classification.model import klasser
+
+_BY_CODE = """
+    SELECT c.uuid FROM klasse_fact c
+      JOIN klasse_fact f ON f.uuid = c.uuid AND f.field = 'facet' AND f.value #>> '{}' = %(facet)s
+                        AND f.registration @> %(r)s AND f.valid @> %(v)s
+     WHERE c.field = 'user_key' AND c.value #>> '{}' = %(code)s AND c.registration @> %(r)s AND c.valid @> %(v)s
+"""
+
+_ANY_TIME_BY_CODE = """
+    SELECT c.uuid FROM klasse_fact c
+      JOIN klasse_fact f ON f.uuid = c.uuid AND f.field = 'facet' AND f.value #>> '{}' = %(facet)s
+                        AND upper_inf(f.registration)
+     WHERE c.field = 'user_key' AND c.value #>> '{}' = %(code)s AND upper_inf(c.registration)
+     LIMIT 1
+"""
+
+_CHILDREN = """
+    SELECT uuid FROM klasse_fact WHERE field = 'parent' AND value #>> '{}' = %(parent)s
+       AND registration @> %(r)s AND valid @> %(v)s
+"""
+
+_FACET_MEMBERS = """
+    SELECT uuid FROM klasse_fact WHERE field = 'facet' AND value #>> '{}' = %(facet)s
+       AND registration @> %(r)s AND valid @> %(v)s
+"""
+
+
+def _now(conn) -> datetime:
+    return conn.execute("SELECT clock_timestamp() AS now").fetchone()["now"]
+
+
+def _points(conn, valid_at, registered_at):
+    now = None if valid_at and registered_at else _now(conn)
+    return valid_at or now, registered_at or now
+
+
+def uuid_of_code(conn: psycopg.Connection, facet: str, code: str) -> str | None:
+    """The class with this code in the facet, whatever its validity (for imports)."""
+    row = conn.execute(_ANY_TIME_BY_CODE, {"facet": facet, "code": code}).fetchone()
+    return str(row["uuid"]) if row else None
+
+
+def by_code(conn: psycopg.Connection, facet: str, code: str, *, valid_at: datetime | None = None,
+            registered_at: datetime | None = None) -> dict[str, Any] | None:
+    v, r = _points(conn, valid_at, registered_at)
+    row = conn.execute(_BY_CODE, {"facet": facet, "code": code, "v": v, "r": r}).fetchone()
+    if row is None:
+        return None
+    found = klasser.read_many(conn, [str(row["uuid"])], valid_at=v, registered_at=r)
+    return found[0] if found else None
+
+
+def children(conn: psycopg.Connection, parent: str, *, valid_at=None, registered_at=None) -> list[dict[str, Any]]:
+    v, r = _points(conn, valid_at, registered_at)
+    ids = [str(x["uuid"]) for x in conn.execute(_CHILDREN, {"parent": parent, "v": v, "r": r})]
+    return sorted(klasser.read_many(conn, ids, valid_at=v, registered_at=r), key=lambda c: c["user_key"] or "")
+
+
+def ancestors(conn: psycopg.Connection, uuid: str, *, valid_at=None, registered_at=None) -> list[dict[str, Any]]:
+    """Parent, grandparent, ... (nearest first); stops at a cycle rather than looping."""
+    v, r = _points(conn, valid_at, registered_at)
+    out, seen = [], {uuid}
+    current = klasser.read_many(conn, [uuid], valid_at=v, registered_at=r)
+    while current and current[0]["parent"] and current[0]["parent"] not in seen:
+        seen.add(current[0]["parent"])
+        current = klasser.read_many(conn, [current[0]["parent"]], valid_at=v, registered_at=r)
+        out += current
+    return out
+
+
+def facet_classes(conn: psycopg.Connection, facet: str, *, valid_at=None, registered_at=None) -> list[dict[str, Any]]:
+    """Every class of a facet at one point, sorted by code."""
+    v, r = _points(conn, valid_at, registered_at)
+    ids = [str(x["uuid"]) for x in conn.execute(_FACET_MEMBERS, {"facet": facet, "v": v, "r": r})]
+    return sorted(klasser.read_many(conn, ids, valid_at=v, registered_at=r), key=lambda c: c["user_key"] or "")
