@@ -2,7 +2,9 @@
 
 
 def init_app(app, api) -> None:
-    """Klassifikation: today the KLE import command; the API follows."""
+    """Klassifikation: the KLE import command and the read API."""
+    from classification.api import blp
     from classification.cli import klassifikation_cli
 
+    api.register_blueprint(blp, url_prefix="/api/v1/klassifikation")
     app.cli.add_command(klassifikation_cli)

@@ -9,10 +9,12 @@ body is refused before anything is looked up).
 """
 
 import re
+import uuid
 
 import pytest
 
 from authz import usage
+from classification.model import KLE_EMNEPLAN
 from tests.world import bearer, standard_world
 
 USER = "0f5b7a0e-9c1d-4a57-8e0a-3b2c1d4e5f60"  # a case worker of Aarhus
@@ -59,6 +61,7 @@ def victim(app):
         "agreement_id": request["id"], "role_id": job["id"], "assignment_id": assignment["id"],
         "user_uuid": USER, "system_id": w.ids["a1"], "vendor_id": w.ids["Vendor A"],
         "notification_id": str(notification["id"]), "token_id": admin_token["id"], "code": "751",
+        "uuid": str(uuid.uuid4()), "facet": KLE_EMNEPLAN,
     }
     markers = [request["id"], str(agreement["id"]), job["id"], assignment["id"], USER, SECRET_NAME,
                f"urn:uuid:{USER}", w.ids["a1"]]
