@@ -15,7 +15,7 @@ from datetime import date, datetime
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, ValidationError, fields
+from marshmallow import Schema, ValidationError, fields, validate
 
 from app.api import problem_doc
 from app.bitemporal.periods import local_midnight
@@ -23,10 +23,12 @@ from app.bitemporal.store import Gone, NotFound
 from app.db import get_conn
 from app.errors import Problem
 from app.paging import PageArgs, PageSchema, decode_cursor, encode_cursor
+from app.search import get_search
 from authz.catalogue import Role
 from authz.policy import PlatformRole, system_or_platform
 from classification import service
 from classification.model import klasser
+from classification.search_query import search_classes
 
 blp = Blueprint("klassifikation", __name__, description="Klassifikation and KLE (read; bitemporal).")
 READ = system_or_platform("klassifikation", Role.READ, PlatformRole.MUNICIPALITY_ADMIN, PlatformRole.OPERATOR)
@@ -95,6 +97,40 @@ def _one(uuid: str, args: dict) -> dict:
         raise Problem(410, "gone", "The class is deleted (read its history to see what it was).") from None
     except NotFound:
         raise Problem(404, "not_found", "No such class at that registration time.") from None
+
+
+class SearchArgs(PageArgs):
+    q = fields.String(validate=validate.Length(min=1, max=200),
+                      metadata={"description": "Free text: title, search words, guidance (æ/ø/å fold to ae/oe/aa)."})
+    code = fields.String(validate=validate.Regexp(r"^[A-Za-z0-9.]{1,20}$"),
+                         metadata={"description": "Code or code prefix, e.g. 27.35."})
+    facet = fields.UUID(metadata={"description": "Only classes of this facet."})
+    valid_on = fields.Date(metadata={"description": "Only classes valid on this date (default: today)."})
+    published = fields.String(load_default="Publiceret", validate=validate.OneOf(["Publiceret", "IkkePubliceret"]))
+
+
+class SearchHitSchema(Schema):
+    uuid = fields.String()
+    code = fields.String()
+    title = fields.String(allow_none=True)
+    level = fields.String(allow_none=True)
+    facet = fields.String(allow_none=True)
+    parent = fields.String(allow_none=True)
+    search_words = fields.List(fields.String())
+
+
+class SearchPageSchema(PageSchema):
+    items = fields.List(fields.Nested(SearchHitSchema))
+
+
+@blp.route("/search")
+class Search(MethodView):
+    @READ
+    @blp.arguments(SearchArgs, location="query")
+    @blp.response(200, SearchPageSchema)
+    def get(self, args):
+        """Search classes (Elasticsearch): text, code prefix, facet, valid on a date, publication state."""
+        return search_classes(get_search(), args)
 
 
 @blp.route("/classes/<uuid:uuid>")

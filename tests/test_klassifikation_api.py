@@ -80,3 +80,26 @@ def test_a_token_for_another_service_is_refused(app, kle, world):
     r = app.test_client().get(f"/api/v1/klassifikation/facets/{KLE_EMNEPLAN}/classes/27",
                               headers=bearer(world.token("a1", "registry", 751)))
     assert r.status_code == 403
+
+
+def search(client, **query):
+    from urllib.parse import urlencode
+
+    return client.get("/api/v1/klassifikation/search?" + urlencode(query))
+
+
+def test_search_by_text_code_prefix_and_validity(app, kle, deliver):
+    client, _ = kle
+    deliver()
+    first = by_code(client, "27.01.01").get_json()
+    by_title = search(client, q=first["title"]).get_json()
+    assert by_title["items"][0]["code"] == "27.01.01"
+    prefix = search(client, code="27.01", limit=50).get_json()
+    assert {c["code"] for c in prefix["items"]} == {"27.01", "27.01.01", "27.01.02", "27.01.03"}
+    # 17.02.01 was retired on 2026-04-01: found on the day before, not after.
+    assert [c["code"] for c in search(client, code="17.02.01", valid_on="2026-03-31").get_json()["items"]] == \
+        ["17.02.01"]
+    assert search(client, code="17.02.01", valid_on="2026-04-01").get_json()["items"] == []
+    assert search(client, code="32.05.04", valid_on="2025-01-01").get_json()["items"] == []  # not yet created
+    r = search(client, code="27 01")
+    assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "code"

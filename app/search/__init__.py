@@ -31,7 +31,7 @@ from app.db import get_db
 
 # (conn, keys) -> {key: (version, document)}; keys missing from the answer are deleted.
 Loader = Callable[[psycopg.Connection, list[str]], dict[str, tuple[int, dict[str, Any]]]]
-# (conn, after_key, limit) -> [(key, version, document)] in key order, for rebuilds.
+# (conn, after_key, limit) -> [(key, version, document or None to skip)] in key order, for rebuilds.
 Scanner = Callable[[psycopg.Connection, str | None, int], list[tuple[str, int, dict[str, Any]]]]
 # (conn, after_key) -> how many objects a rebuild still has to copy.
 Counter = Callable[[psycopg.Connection, str | None], int]

@@ -72,9 +72,10 @@ def rebuild(db: Database, search: SearchService, kind: str, *, batch_size: int =
                 break
             operations = []
             for key, version, source in rows:
-                operations += [{"index": {"_index": name, "_id": key, "version": version,
-                                          "version_type": "external"}}, source]
-            response = search.client.bulk(operations=operations)
+                if source is not None:  # a scanner may skip an object (e.g. deleted) but still advance
+                    operations += [{"index": {"_index": name, "_id": key, "version": version,
+                                              "version_type": "external"}}, source]
+            response = search.client.bulk(operations=operations) if operations else {"items": []}
             rejected = [item for item in response["items"]
                         if item["index"].get("status") not in (200, 201, 409)]
             if rejected:
