@@ -1,9 +1,10 @@
 """`flask demo load`: the demo data `make run` starts with.
 
 Safe to repeat: it only adds what is missing, so changes made since (through
-the CLI or the API) survive the next `make run`.  The demo credentials are
-fixed and public (printed by `make run`): demo data is for a laptop, never
-for production.
+the CLI or the API) survive the next `make run`; the exception is the national
+classifications, which are brought back to classification/seed_data.py.  The
+demo credentials are fixed and public (printed by `make run`): demo data is
+for a laptop, never for production.
 """
 
 from __future__ import annotations
@@ -80,11 +81,16 @@ def _load_access(conn) -> int:
 
 @demo_cli.command("load")
 def load_command() -> None:
-    """Add the demo data that is missing: municipalities, a demo vendor, system, agreements and logins."""
+    """Add the demo data that is missing: municipalities, a demo vendor, system, agreements and logins;
+    bring the national classifications (classification/seed_data.py) up to date."""
+    from classification.seed import load_seed
     from organisation.municipalities import service as municipalities
 
     with get_db().transaction() as conn:
         result = municipalities.load(conn, municipalities.read_csv(municipalities.SEED_FILE), only_missing=True)
         access = _load_access(conn)
+        seeded = load_seed(conn, actor="flask demo load")
     click.echo(f"municipalities: {result.inserted} inserted, {result.updated} updated, "
                f"{result.unchanged} unchanged; access-control demo objects added: {access}")
+    click.echo(f"klassifikation seed: {seeded.created} created, {seeded.changed} changed, "
+               f"{seeded.unchanged} unchanged")

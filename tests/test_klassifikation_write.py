@@ -112,3 +112,24 @@ def test_national_classes_are_for_operators_local_ones_for_their_municipality(ap
     reader = app.test_client()
     reader.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {world.token('a1', 'registry', 751)}"
     assert reader.patch(f"{BASE}/classes/{local}", json={"changes": []}).status_code == 403
+
+
+def test_kle_upload_through_the_api(operator, world, app):
+    from pathlib import Path
+
+    data = (Path(__file__).parent / "data" / "kle" / "emneplan-xml2-2026-01.xml").read_bytes()
+    r = operator.post(f"{BASE}/kle-imports", data=data, content_type="application/xml")
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["created"] == 51 and r.get_json()["counts"]["emne"] == 36
+    again = operator.post(f"{BASE}/kle-imports", data=data, content_type="application/xml").get_json()
+    assert again["created"] == 0 and again["changed"] == 0 and again["unchanged"] == 51
+    broken = (Path(__file__).parent / "data" / "kle" / "broken-code-format.xml").read_bytes()
+    r = operator.post(f"{BASE}/kle-imports", data=broken, content_type="application/xml")
+    assert r.status_code == 422 and r.get_json()["code"] == "invalid_kle_file"
+    assert len(r.get_json()["errors"]) >= 2 and all(e["field"].startswith("line ") for e in r.get_json()["errors"])
+    r = operator.post(f"{BASE}/kle-imports", data=b"<not-xml", content_type="application/xml")
+    assert r.status_code == 422
+    admin = app.test_client()
+    r = admin.post(f"{BASE}/kle-imports", data=data, content_type="application/xml",
+                   headers=bearer(world.login("admin751")))
+    assert r.status_code == 403
