@@ -25,7 +25,7 @@ from app.errors import Problem
 from app.paging import PageArgs, PageSchema, decode_cursor, encode_cursor
 from app.search import get_search
 from authz.catalogue import Role
-from authz.policy import PlatformRole, system_or_platform
+from authz.policy import PlatformRole, current, system_or_platform
 from classification import service
 from classification.model import klasser
 from classification.search_query import search_classes
@@ -60,6 +60,8 @@ class FacetPageArgs(AsOfArgs, PageArgs):
 
 class KlasseSchema(Schema):
     uuid = fields.String()
+    municipality_code = fields.Integer(allow_none=True,
+                                       metadata={"description": "Owner of a local class; null for national ones."})
     registration_no = fields.Integer(metadata={"description": "The registration read; also the ETag."})
     lifecycle = fields.String()
     user_key = fields.String(allow_none=True, metadata={"description": "The code, e.g. 27.35.04."})
@@ -90,9 +92,24 @@ class RegistrationSchema(Schema):
     note = fields.String(allow_none=True)
 
 
+def visible(obj: dict | None) -> bool:
+    """National classes are for everyone; a municipality's local classes for it (and operators)."""
+    if obj is None:
+        return False
+    p = current()
+    return obj.get("municipality_code") is None or p.is_operator or obj["municipality_code"] == p.municipality_code
+
+
+def only_visible(objs: list[dict]) -> list[dict]:
+    return [o for o in objs if visible(o)]
+
+
 def _one(uuid: str, args: dict) -> dict:
     try:
-        return klasser.read(get_conn(), uuid, valid_at=args.get("valid_at"), registered_at=args.get("registered_at"))
+        obj = klasser.read(get_conn(), uuid, valid_at=args.get("valid_at"), registered_at=args.get("registered_at"))
+        if not visible(obj):
+            raise NotFound(uuid)
+        return obj
     except Gone:
         raise Problem(410, "gone", "The class is deleted (read its history to see what it was).") from None
     except NotFound:
@@ -130,7 +147,8 @@ class Search(MethodView):
     @blp.response(200, SearchPageSchema)
     def get(self, args):
         """Search classes (Elasticsearch): text, code prefix, facet, valid on a date, publication state."""
-        return search_classes(get_search(), args)
+        p = current()
+        return search_classes(get_search(), {**args, "municipality": None if p.is_operator else p.municipality_code})
 
 
 @blp.route("/classes/<uuid:uuid>")
@@ -153,8 +171,9 @@ class Children(MethodView):
     @blp.response(200, KlasseSchema(many=True))
     def get(self, args, uuid):
         """The class's children at that point, by code."""
-        return service.children(get_conn(), str(uuid), valid_at=args.get("valid_at"),
-                                registered_at=args.get("registered_at"))
+        _one(str(uuid), args)
+        return only_visible(service.children(get_conn(), str(uuid), valid_at=args.get("valid_at"),
+                                             registered_at=args.get("registered_at")))
 
 
 @blp.route("/classes/<uuid:uuid>/ancestors")
@@ -164,8 +183,9 @@ class Ancestors(MethodView):
     @blp.response(200, KlasseSchema(many=True))
     def get(self, args, uuid):
         """Parent, grandparent, ... of the class at that point (nearest first)."""
-        return service.ancestors(get_conn(), str(uuid), valid_at=args.get("valid_at"),
-                                 registered_at=args.get("registered_at"))
+        _one(str(uuid), args)
+        return only_visible(service.ancestors(get_conn(), str(uuid), valid_at=args.get("valid_at"),
+                                              registered_at=args.get("registered_at")))
 
 
 @blp.route("/classes/<uuid:uuid>/registrations")
@@ -175,11 +195,18 @@ class History(MethodView):
     @blp.alt_response(404, **problem_doc("No such class."))
     def get(self, uuid):
         """Every registration of the class: when, lifecycle code, by whom."""
+        _visible_any_time(str(uuid))
         try:
             rows = klasser.registrations(get_conn(), str(uuid))
         except NotFound:
             raise Problem(404, "not_found", "No such class.") from None
         return [{**r, "registered_from": r["period"].lower, "registered_to": r["period"].upper} for r in rows]
+
+
+def _visible_any_time(uuid: str) -> None:
+    row = get_conn().execute("SELECT municipality_code FROM klasse WHERE uuid = %(u)s", {"u": uuid}).fetchone()
+    if row is not None and not visible(row):
+        raise Problem(404, "not_found", "No such class.")
 
 
 @blp.route("/facets/<uuid:facet>/classes")
@@ -189,8 +216,8 @@ class FacetClasses(MethodView):
     @blp.response(200, KlassePageSchema)
     def get(self, args, facet):
         """A whole facet (e.g. the KLE subject plan) at one point, by code, cursor-paged."""
-        rows = service.facet_classes(get_conn(), str(facet), valid_at=args.get("valid_at"),
-                                     registered_at=args.get("registered_at"))
+        rows = only_visible(service.facet_classes(get_conn(), str(facet), valid_at=args.get("valid_at"),
+                                                  registered_at=args.get("registered_at")))
         total = len(rows)
         after = decode_cursor(args.get("cursor"), 1)
         if after is not None:
@@ -213,6 +240,6 @@ class ClassByCode(MethodView):
             raise Problem(400, "invalid_code", "A code is letters, digits and dots.")
         obj = service.by_code(get_conn(), str(facet), code, valid_at=args.get("valid_at"),
                               registered_at=args.get("registered_at"))
-        if obj is None:
+        if not visible(obj):
             raise Problem(404, "not_found", f"No class {code} in this facet at that point.")
         return obj, 200, {"ETag": f'"{obj["registration_no"]}"'}

@@ -21,6 +21,10 @@ def query_body(args: dict[str, Any]) -> dict[str, Any]:
         {"terms": {"lifecycle": ["Opstaaet", "Importeret", "Rettet"]}},
         {"range": {"valid": {"gte": day, "lte": day, "relation": "contains"}}},
     ]
+    if args.get("municipality") is not None:  # national classes and the caller's own local ones
+        filters.append({"bool": {"should": [
+            {"bool": {"must_not": {"exists": {"field": "municipality_code"}}}},
+            {"term": {"municipality_code": args["municipality"]}}], "minimum_should_match": 1}})
     if args.get("facet"):
         filters.append({"term": {"facet": str(args["facet"])}})
     if args.get("code"):

@@ -133,3 +133,17 @@ def test_kle_upload_through_the_api(operator, world, app):
     r = admin.post(f"{BASE}/kle-imports", data=data, content_type="application/xml",
                    headers=bearer(world.login("admin751")))
     assert r.status_code == 403
+
+
+def test_local_classes_are_invisible_to_other_municipalities_also_in_search(app, world, deliver):
+    admin751, admin101 = app.test_client(), app.test_client()
+    admin751.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {world.login('admin751')}"
+    admin101.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {world.login('admin101')}"
+    local = create(admin751, "L2", "Aarhus-lokal hemmelighed")
+    assert admin751.get(f"{BASE}/classes/{local}").get_json()["municipality_code"] == 751
+    assert admin101.get(f"{BASE}/classes/{local}").status_code == 404
+    assert admin101.get(f"{BASE}/facets/{KLE_EMNEPLAN}/classes/L2").status_code == 404
+    assert admin101.get(f"{BASE}/classes/{local}/registrations").status_code == 404
+    deliver()
+    assert [c["code"] for c in admin751.get(f"{BASE}/search?q=hemmelighed").get_json()["items"]] == ["L2"]
+    assert admin101.get(f"{BASE}/search?q=hemmelighed").get_json()["items"] == []

@@ -9,7 +9,6 @@ body is refused before anything is looked up).
 """
 
 import re
-import uuid
 
 import pytest
 
@@ -54,6 +53,10 @@ def victim(app):
     usage.flush(app)
     [notification] = [n for n in client.get("/api/v1/notifications", headers=admin751).get_json()
                       if n["agreement_id"] == request["id"]]
+    local_class = client.post(f"/api/v1/klassifikation/facets/{KLE_EMNEPLAN}/classes", headers=admin751,
+                              json={"user_key": "L751", "title": SECRET_NAME}).get_json()["uuid"]
+    sortiment = client.post("/api/v1/klassifikation/sortiments", headers=admin751, json={
+        "name": SECRET_NAME, "system_id": w.ids["a1"], "classes": [local_class]}).get_json()["id"]
     [admin_token] = client.get("/api/v1/me/tokens", headers=admin751).get_json()
     [agreement] = w.sql("SELECT id FROM agreement WHERE system_id = %(s)s AND service = 'registry'",
                         {"s": w.ids["a1"]})
@@ -61,9 +64,9 @@ def victim(app):
         "agreement_id": request["id"], "role_id": job["id"], "assignment_id": assignment["id"],
         "user_uuid": USER, "system_id": w.ids["a1"], "vendor_id": w.ids["Vendor A"],
         "notification_id": str(notification["id"]), "token_id": admin_token["id"], "code": "751",
-        "uuid": str(uuid.uuid4()), "facet": KLE_EMNEPLAN,
+        "uuid": local_class, "facet": KLE_EMNEPLAN, "sortiment_id": sortiment,
     }
-    markers = [request["id"], str(agreement["id"]), job["id"], assignment["id"], USER, SECRET_NAME,
+    markers = [request["id"], str(agreement["id"]), job["id"], assignment["id"], USER, SECRET_NAME, sortiment,
                f"urn:uuid:{USER}", w.ids["a1"]]
     return w, values, markers
 

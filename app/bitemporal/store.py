@@ -182,8 +182,9 @@ class Store:
         """The object as it was valid at `valid_at`, as registered at `registered_at` (defaults: now)."""
         now = self._now(conn)
         v, r = valid_at or now, registered_at or now
-        reg = conn.execute(sql.SQL("SELECT no, lifecycle FROM {} WHERE uuid = %(u)s AND period @> %(r)s")
-                           .format(self.t_reg), {"u": object_id, "r": r}).fetchone()
+        reg = conn.execute(sql.SQL("SELECT g.no, g.lifecycle, o.municipality_code FROM {} g JOIN {} o "
+                                   "ON o.uuid = g.uuid WHERE g.uuid = %(u)s AND g.period @> %(r)s")
+                           .format(self.t_reg, self.t_obj), {"u": object_id, "r": r}).fetchone()
         if reg is None:
             raise NotFound(f"no {self.type.name} {object_id} registered at {r.isoformat()}")
         if reg["lifecycle"] == "Slettet" and not allow_deleted:
@@ -191,7 +192,7 @@ class Store:
         rows = conn.execute(sql.SQL("SELECT field, value FROM {} WHERE uuid = %(u)s AND registration @> %(r)s "
                                     "AND valid @> %(v)s ORDER BY field, key").format(self.t_fact),
                             {"u": object_id, "r": r, "v": v}).fetchall()
-        return self._assemble(object_id, reg["no"], reg["lifecycle"], rows)
+        return self._assemble(object_id, reg, rows)
 
     def read_many(self, conn: psycopg.Connection, object_ids: list[str], *, valid_at: datetime | None = None,
                   registered_at: datetime | None = None) -> list[dict[str, Any]]:
@@ -199,15 +200,15 @@ class Store:
         now = self._now(conn)
         v, r = valid_at or now, registered_at or now
         regs = {str(x["uuid"]): x for x in conn.execute(
-            sql.SQL("SELECT uuid, no, lifecycle FROM {} WHERE uuid = ANY(%(u)s) AND period @> %(r)s "
-                    "AND lifecycle <> 'Slettet'").format(self.t_reg), {"u": object_ids, "r": r})}
+            sql.SQL("SELECT g.uuid, g.no, g.lifecycle, o.municipality_code FROM {} g JOIN {} o ON o.uuid = g.uuid "
+                    "WHERE g.uuid = ANY(%(u)s) AND g.period @> %(r)s AND g.lifecycle <> 'Slettet'")
+            .format(self.t_reg, self.t_obj), {"u": object_ids, "r": r})}
         rows: dict[str, list] = {}
         for row in conn.execute(sql.SQL("SELECT uuid, field, value FROM {} WHERE uuid = ANY(%(u)s) AND "
                                         "registration @> %(r)s AND valid @> %(v)s ORDER BY uuid, field, key")
                                 .format(self.t_fact), {"u": list(regs), "r": r, "v": v}):
             rows.setdefault(str(row["uuid"]), []).append(row)
-        return [self._assemble(u, regs[u]["no"], regs[u]["lifecycle"], rows.get(u, []))
-                for u in map(str, object_ids) if u in regs]
+        return [self._assemble(u, regs[u], rows.get(u, [])) for u in map(str, object_ids) if u in regs]
 
     def list_ids(self, conn: psycopg.Connection, *, registered_at: datetime | None = None,
                  after: str | None = None, limit: int = 100, include_passive: bool = False,
@@ -354,8 +355,9 @@ class Store:
                      {"l": lifecycle, "no": no, "now": now, "u": object_id})
         return WriteResult(object_id, no, lifecycle, changed=True)
 
-    def _assemble(self, object_id: str, no: int, lifecycle: str, rows) -> dict[str, Any]:
-        obj: dict[str, Any] = {"uuid": object_id, "registration_no": no, "lifecycle": lifecycle}
+    def _assemble(self, object_id: str, reg: dict, rows) -> dict[str, Any]:
+        obj: dict[str, Any] = {"uuid": object_id, "registration_no": reg["no"], "lifecycle": reg["lifecycle"],
+                               "municipality_code": reg["municipality_code"]}
         for spec in self.type.fields:
             obj[spec.name] = [] if spec.many else None
         for row in rows:
