@@ -176,6 +176,18 @@ class Children(MethodView):
                                              registered_at=args.get("registered_at")))
 
 
+@blp.route("/classes/<uuid:uuid>/subtree")
+class Subtree(MethodView):
+    @READ
+    @blp.arguments(AsOfArgs, location="query")
+    @blp.response(200, KlasseSchema(many=True))
+    def get(self, args, uuid):
+        """Every class below this one at that point (children, grandchildren, ...), by code."""
+        _one(str(uuid), args)
+        return only_visible(service.subtree(get_conn(), str(uuid), valid_at=args.get("valid_at"),
+                                            registered_at=args.get("registered_at")))
+
+
 @blp.route("/classes/<uuid:uuid>/ancestors")
 class Ancestors(MethodView):
     @READ

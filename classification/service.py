@@ -67,6 +67,26 @@ def children(conn: psycopg.Connection, parent: str, *, valid_at=None, registered
     return sorted(klasser.read_many(conn, ids, valid_at=v, registered_at=r), key=lambda c: c["user_key"] or "")
 
 
+_SUBTREE = """
+    WITH RECURSIVE tree(uuid, depth) AS (
+        SELECT %(root)s::uuid, 0
+        UNION
+        SELECT p.uuid, t.depth + 1 FROM tree t
+          JOIN klasse_fact p ON p.field = 'parent' AND p.value #>> '{}' = t.uuid::text
+                            AND p.registration @> %(r)s AND p.valid @> %(v)s
+         WHERE t.depth < 50
+    )
+    SELECT uuid FROM tree WHERE depth > 0
+"""
+
+
+def subtree(conn: psycopg.Connection, root: str, *, valid_at=None, registered_at=None) -> list[dict[str, Any]]:
+    """Every class below `root` at that point (one recursive query), sorted by code."""
+    v, r = _points(conn, valid_at, registered_at)
+    ids = [str(x["uuid"]) for x in conn.execute(_SUBTREE, {"root": root, "v": v, "r": r})]
+    return sorted(klasser.read_many(conn, ids, valid_at=v, registered_at=r), key=lambda c: c["user_key"] or "")
+
+
 def ancestors(conn: psycopg.Connection, uuid: str, *, valid_at=None, registered_at=None) -> list[dict[str, Any]]:
     """Parent, grandparent, ... (nearest first); stops at a cycle rather than looping."""
     v, r = _points(conn, valid_at, registered_at)

@@ -55,6 +55,11 @@ def test_children_ancestors_and_the_whole_facet_paged(kle):
     assert [k["user_key"] for k in kids] == ["27.01.01", "27.01.02", "27.01.03"]
     up = client.get(f"/api/v1/klassifikation/classes/{kids[0]['uuid']}/ancestors").get_json()
     assert [a["user_key"] for a in up] == ["27.01", "27"]
+    top = by_code(client, "27").get_json()
+    below = client.get(f"/api/v1/klassifikation/classes/{top['uuid']}/subtree?valid_at=2026-05-01").get_json()
+    codes_below = [c["user_key"] for c in below]
+    assert "27.01" in codes_below and "27.01.03" in codes_below and "27" not in codes_below
+    assert all(c.startswith("27.") for c in codes_below) and "27.02.03" not in codes_below  # retired
     codes, cursor = [], None
     while True:
         url = f"/api/v1/klassifikation/facets/{KLE_EMNEPLAN}/classes?limit=20&valid_at=2026-05-01"
