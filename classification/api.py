@@ -221,6 +221,30 @@ def _visible_any_time(uuid: str) -> None:
         raise Problem(404, "not_found", "No such class.")
 
 
+class FactSchema(Schema):
+    field = fields.String()
+    value = fields.Raw(allow_none=True)
+    valid_from = fields.DateTime(allow_none=True)
+    valid_to = fields.DateTime(allow_none=True, metadata={"description": "Exclusive; null = open."})
+    registered_from = fields.DateTime(allow_none=True)
+    registered_to = fields.DateTime(allow_none=True, metadata={"description": "Exclusive; null = still believed."})
+
+
+@blp.route("/classes/<uuid:uuid>/facts")
+class Facts(MethodView):
+    @READ
+    @blp.response(200, FactSchema(many=True))
+    @blp.alt_response(404, **problem_doc("No such class."))
+    def get(self, uuid):
+        """The class's full bitemporal history: every value with its valid and registration periods."""
+        _visible_any_time(str(uuid))
+        facts = klasser.facts(get_conn(), str(uuid))
+        if not facts and not get_conn().execute("SELECT 1 FROM klasse WHERE uuid = %(u)s", {"u": uuid}).fetchone():
+            raise Problem(404, "not_found", "No such class.")
+        return [{"field": f.field, "value": f.value, "valid_from": f.valid.lower, "valid_to": f.valid.upper,
+                 "registered_from": f.registration.lower, "registered_to": f.registration.upper} for f in facts]
+
+
 @blp.route("/facets/<uuid:facet>/classes")
 class FacetClasses(MethodView):
     @READ

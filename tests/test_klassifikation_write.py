@@ -147,3 +147,16 @@ def test_local_classes_are_invisible_to_other_municipalities_also_in_search(app,
     deliver()
     assert [c["code"] for c in admin751.get(f"{BASE}/search?q=hemmelighed").get_json()["items"]] == ["L2"]
     assert admin101.get(f"{BASE}/search?q=hemmelighed").get_json()["items"] == []
+
+
+def test_full_history_of_a_class(operator):
+    class_id = create(operator, "93", "Før", valid_from="2026-01-01")
+    operator.patch(f"{BASE}/classes/{class_id}", json={"changes": [
+        {"field": "title", "value": "Efter", "valid_from": "2026-06-01"}]})
+    facts = [f for f in operator.get(f"{BASE}/classes/{class_id}/facts").get_json() if f["field"] == "title"]
+    # The original belief (closed), and the two pieces believed since the update.
+    closed = [f for f in facts if f["registered_to"] is not None]
+    open_ = sorted((f for f in facts if f["registered_to"] is None), key=lambda f: f["valid_from"])
+    assert [f["value"] for f in closed] == ["Før"] and closed[0]["valid_to"] is None
+    assert [f["value"] for f in open_] == ["Før", "Efter"]
+    assert open_[0]["valid_to"] == open_[1]["valid_from"]
