@@ -160,3 +160,23 @@ def test_full_history_of_a_class(operator):
     assert [f["value"] for f in closed] == ["Før"] and closed[0]["valid_to"] is None
     assert [f["value"] for f in open_] == ["Før", "Efter"]
     assert open_[0]["valid_to"] == open_[1]["valid_from"]
+
+
+def test_local_classification_with_a_facet_and_classes(app, world):
+    admin751, admin101 = app.test_client(), app.test_client()
+    admin751.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {world.login('admin751')}"
+    admin101.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {world.login('admin101')}"
+    r = admin751.post(f"{BASE}/klassifikationer", json={"user_key": "aarhus_typer", "title": "Aarhus' typer"})
+    assert r.status_code == 201, r.get_json()
+    local = r.get_json()["uuid"]
+    facet = admin751.post(f"{BASE}/klassifikationer/{local}/facets",
+                          json={"user_key": "projekttype", "title": "Projekttyper"}).get_json()["uuid"]
+    r = admin751.post(f"{BASE}/facets/{facet}/classes", json={"user_key": "P1", "title": "Anlægsprojekt"})
+    assert r.status_code == 201
+    assert [f["uuid"] for f in admin751.get(f"{BASE}/klassifikationer/{local}/facets").get_json()] == [facet]
+    assert admin751.get(f"{BASE}/facets/{facet}/classes/P1").get_json()["title"] == "Anlægsprojekt"
+    assert local in [k["uuid"] for k in admin751.get(f"{BASE}/klassifikationer").get_json()]
+    assert local not in [k["uuid"] for k in admin101.get(f"{BASE}/klassifikationer").get_json()]
+    assert admin101.get(f"{BASE}/facets/{facet}").status_code == 404
+    assert admin101.post(f"{BASE}/klassifikationer/{local}/facets",
+                         json={"user_key": "x", "title": "x"}).status_code == 404
