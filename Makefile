@@ -45,3 +45,4 @@ lint: venv
 ## make bench: performance figures as JSON lines (docs/benchmarks.md); own scratch database and index prefix
 bench: venv
 	$(PY) -m bench.authz
+	$(PY) -m bench.klassifikation
