@@ -48,7 +48,11 @@ class Database:
 
     def __init__(self, url: str, *, min_size: int, max_size: int, statement_timeout_ms: int,
                  timeout: float = 10.0, name: str = "sts"):
-        options = f"-c statement_timeout={statement_timeout_ms} -c timezone=UTC"
+        # force_custom_plan: a generic plan of a prepared query ignores the values, and for the
+        # bitemporal lookups (code = $1 AND period @> $2) that means scanning a whole index;
+        # planning per execution is far cheaper here (docs/benchmarks.md).
+        options = (f"-c statement_timeout={statement_timeout_ms} -c timezone=UTC "
+                   "-c plan_cache_mode=force_custom_plan")
         self.url = url
         self.pool = ConnectionPool(
             url, min_size=min_size, max_size=max_size, open=False, name=name, timeout=timeout,

@@ -10,6 +10,8 @@ and applies each file in a transaction.  Applying twice is a no-op.
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from pathlib import Path
 
 import click
@@ -34,7 +36,9 @@ def upgrade(database_url: str) -> list[str]:
     backend = _backend(database_url)
     try:
         migrations = read_migrations(str(MIGRATIONS_DIR))
-        with backend.lock():
+        # yoyo prints the result rows of a migration's SELECTs (e.g. `SELECT bt_create_type(...)`);
+        # they belong with the logs, not in the output of whoever called us.
+        with backend.lock(), contextlib.redirect_stdout(sys.stderr):
             pending = backend.to_apply(migrations)
             backend.apply_migrations(pending)
         return [m.id for m in pending]

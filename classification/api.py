@@ -252,14 +252,12 @@ class FacetClasses(MethodView):
     @blp.response(200, KlassePageSchema)
     def get(self, args, facet):
         """A whole facet (e.g. the KLE subject plan) at one point, by code, cursor-paged."""
-        rows = only_visible(service.facet_classes(get_conn(), str(facet), valid_at=args.get("valid_at"),
-                                                  registered_at=args.get("registered_at")))
-        total = len(rows)
         after = decode_cursor(args.get("cursor"), 1)
-        if after is not None:
-            rows = [r for r in rows if (r["user_key"] or "") > after[0]]
-        page = rows[:args["limit"]]
-        more = len(rows) > args["limit"]
+        p = current()
+        page, total, more = service.facet_page(
+            get_conn(), str(facet), after=after[0] if after else None, limit=args["limit"],
+            municipality_code=p.municipality_code, everyone=p.is_operator,
+            valid_at=args.get("valid_at"), registered_at=args.get("registered_at"))
         return {"items": page, "total": total,
                 "next_cursor": encode_cursor([page[-1]["user_key"] or ""]) if more else None}
 

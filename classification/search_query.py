@@ -39,7 +39,7 @@ def query_body(args: dict[str, Any]) -> dict[str, Any]:
                              "fields": ["title_folded^2", "search_words_folded"]}},
             {"prefix": {"code": {"value": q, "boost": 4}}},
         ], "minimum_should_match": 1}})
-    return {"query": {"bool": {"must": must, "filter": filters}},
+    return {"query": {"bool": {"must": must, "filter": filters}}, "_source": list(FIELDS),
             "sort": [{"_score": "desc"}, {"code": "asc"}], "track_total_hits": True}
 
 

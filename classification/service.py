@@ -99,6 +99,38 @@ def ancestors(conn: psycopg.Connection, uuid: str, *, valid_at=None, registered_
     return out
 
 
+_FACET_PAGE = """
+    SELECT m.uuid, c.value #>> '{}' AS code, count(*) OVER () AS total
+      FROM klasse_fact m
+      JOIN klasse_fact c ON c.uuid = m.uuid AND c.field = 'user_key' AND c.registration @> %(r)s AND c.valid @> %(v)s
+      JOIN klasse o ON o.uuid = m.uuid
+     WHERE m.field = 'facet' AND m.value #>> '{}' = %(facet)s AND m.registration @> %(r)s AND m.valid @> %(v)s
+       AND (%(everyone)s OR o.municipality_code IS NULL OR o.municipality_code = %(m)s)
+     ORDER BY code
+"""
+
+
+def facet_page(conn: psycopg.Connection, facet: str, *, after: str | None, limit: int, municipality_code: int | None,
+               everyone: bool, valid_at=None, registered_at=None) -> tuple[list[dict[str, Any]], int, bool]:
+    """One page of a facet's classes (by code, after `after`), the total, and whether more follow.
+
+    Paging happens in SQL, so a page reads only its own classes (national ones and those of
+    `municipality_code`; all when `everyone`)."""
+    v, r = _points(conn, valid_at, registered_at)
+    rows = conn.execute(f"SELECT * FROM ({_FACET_PAGE}) page WHERE %(after)s::text IS NULL OR code > %(after)s "
+                        "ORDER BY code LIMIT %(limit)s",
+                        {"facet": facet, "v": v, "r": r, "m": municipality_code, "everyone": everyone,
+                         "after": after, "limit": limit + 1}).fetchall()
+    total = rows[0]["total"] if rows else _facet_total(conn, facet, v, r, municipality_code, everyone)
+    ids = [str(x["uuid"]) for x in rows[:limit]]
+    return klasser.read_many(conn, ids, valid_at=v, registered_at=r), total, len(rows) > limit
+
+
+def _facet_total(conn, facet, v, r, municipality_code, everyone) -> int:
+    return conn.execute(f"SELECT count(*) AS n FROM ({_FACET_PAGE}) page",
+                        {"facet": facet, "v": v, "r": r, "m": municipality_code, "everyone": everyone}).fetchone()["n"]
+
+
 def facet_classes(conn: psycopg.Connection, facet: str, *, valid_at=None, registered_at=None) -> list[dict[str, Any]]:
     """Every class of a facet at one point, sorted by code."""
     v, r = _points(conn, valid_at, registered_at)
