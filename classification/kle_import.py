@@ -105,15 +105,13 @@ def import_edition(conn: psycopg.Connection, edition: KleEdition, *, actor: str 
     ensure_kle_objects(conn)
     facet = KLE_EMNEPLAN if edition.kind == "emneplan" else KLE_HANDLINGSFACETTER
     result = ImportResult(warnings=[f"line {line}: {msg}" for line, msg in edition.warnings])
-    ids: dict[str, str] = {}
-    for c in edition.classes:
-        ids[c.code] = (service.uuid_of_code(conn, facet, c.code)
-                       or (str(c.uuid) if c.uuid else kle_class_uuid(facet, c.code)))
+    known = service.uuids_by_code(conn, facet)  # one query instead of one per class
+    ids = {c.code: known.get(c.code) or (str(c.uuid) if c.uuid else kle_class_uuid(facet, c.code))
+           for c in edition.classes}
     note = f"KLE {edition.kind} {edition.published or ''}".strip()
     for i, c in enumerate(edition.classes, start=1):
-        existing = service.uuid_of_code(conn, facet, c.code) is not None
-        replaced_by = [ids.get(code) or service.uuid_of_code(conn, facet, code) or kle_class_uuid(facet, code)
-                       for code in c.replaced_by]
+        existing = c.code in known
+        replaced_by = [ids.get(code) or known.get(code) or kle_class_uuid(facet, code) for code in c.replaced_by]
         data = _data(c, facet, ids.get(c.parent_code) if c.parent_code else None, replaced_by,
                      existing=existing, published=edition.published)
         if existing:

@@ -51,6 +51,19 @@ def uuid_of_code(conn: psycopg.Connection, facet: str, code: str) -> str | None:
     return str(row["uuid"]) if row else None
 
 
+_ALL_CODES = """
+    SELECT DISTINCT ON (c.value #>> '{}') c.value #>> '{}' AS code, c.uuid::text AS uuid FROM klasse_fact c
+      JOIN klasse_fact f ON f.uuid = c.uuid AND f.field = 'facet' AND f.value #>> '{}' = %(facet)s
+                        AND upper_inf(f.registration)
+     WHERE c.field = 'user_key' AND upper_inf(c.registration)
+"""
+
+
+def uuids_by_code(conn: psycopg.Connection, facet: str) -> dict[str, str]:
+    """Every code of the facet and its class, whatever its validity (one query, for imports)."""
+    return {r["code"]: r["uuid"] for r in conn.execute(_ALL_CODES, {"facet": facet})}
+
+
 def by_code(conn: psycopg.Connection, facet: str, code: str, *, valid_at: datetime | None = None,
             registered_at: datetime | None = None) -> dict[str, Any] | None:
     v, r = _points(conn, valid_at, registered_at)
