@@ -37,47 +37,23 @@ import argparse
 import json
 import os
 import platform
-import re
 import statistics
 import sys
 import time
 from collections.abc import Callable
-from urllib.parse import urlsplit, urlunsplit
 
 import jwt
-import psycopg
-from elasticsearch import Elasticsearch
-from psycopg import sql
-from psycopg.rows import dict_row
 
-from app import create_app
 from app.db import get_conn, get_db
-from app.migrate import upgrade
 from authz import policy
 from authz.keys import ALGORITHM, VerificationKeys
 from authz.tokens import _AGREEMENT
-from organisation.municipalities import service as municipalities
+from bench.scratch import database_url, log, scratch_app  # noqa: F401 - re-exported
 from scripts import services
 from tests.world import World, bearer
 
 TARGET_US = 1000
 Timer = Callable[[], int]  # one iteration; returns the nanoseconds it measured
-
-
-def database_url(base: str, name: str) -> str:
-    return urlunsplit(urlsplit(base)._replace(path=f"/{name}"))
-
-
-def log(msg: str) -> None:
-    print(f"[bench] {msg}", file=sys.stderr, flush=True)
-
-
-def _drop_stale(admin: psycopg.Connection) -> None:
-    """Scratch databases of bench runs that were killed."""
-    for (name,) in admin.execute("SELECT datname FROM pg_database WHERE datname LIKE 'sts\\_bench\\_%'"):
-        m = re.match(r"^sts_bench_(\d+)$", name)
-        if m and not services._pid_alive(int(m.group(1))):
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 class Probes:
@@ -175,41 +151,20 @@ def figure(name: str, ns: list[int]) -> dict:
 
 
 def run(urls: dict[str, str], *, iterations: int, warmup: int, rounds: int) -> list[dict]:
-    pid = os.getpid()
-    dbname, prefix = f"sts_bench_{pid}", f"bench_{pid}_"
-    url = database_url(urls["DATABASE_URL"], dbname)
-    with psycopg.connect(database_url(urls["DATABASE_URL"], "postgres"), autocommit=True) as admin:
-        _drop_stale(admin)
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+    with scratch_app(urls) as app:
+        world = World(app)
+        world.vendor("Bench vendor")
+        world.system("bench-system", "Bench vendor")
+        world.agreement("bench-system", "registry", 751, roles=("read",))
+        token = world.token("bench-system", "registry", 751)
+        probes = Probes(app, token)
         try:
-            upgrade(url)
-            with psycopg.connect(url, row_factory=dict_row) as conn:
-                municipalities.load(conn, municipalities.read_csv(municipalities.SEED_FILE))
-            app = create_app({"DATABASE_URL": url, "ELASTICSEARCH_URL": urls["ELASTICSEARCH_URL"],
-                              "SEARCH_INDEX_PREFIX": prefix, "DB_POOL_MIN": 2, "DB_POOL_MAX": 4,
-                              "LOG_LEVEL": "WARNING"})
-            try:
-                world = World(app)
-                world.vendor("Bench vendor")
-                world.system("bench-system", "Bench vendor")
-                world.agreement("bench-system", "registry", 751, roles=("read",))
-                token = world.token("bench-system", "registry", 751)
-                probes = Probes(app, token)
-                try:
-                    funcs = probes.timers()
-                    log(f"measuring {len(funcs)} figures, {iterations} iterations each "
-                        f"({warmup} warm-up, {rounds} interleaved rounds)")
-                    samples = measure(funcs, iterations=iterations, warmup=warmup, rounds=rounds)
-                finally:
-                    probes.close()
-            finally:
-                app.extensions["sts.search"].close()
-                app.extensions["sts.db"].close()
+            funcs = probes.timers()
+            log(f"measuring {len(funcs)} figures, {iterations} iterations each "
+                f"({warmup} warm-up, {rounds} interleaved rounds)")
+            samples = measure(funcs, iterations=iterations, warmup=warmup, rounds=rounds)
         finally:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
-            with Elasticsearch(urls["ELASTICSEARCH_URL"]) as es:
-                for index in es.indices.get(index=f"{prefix}*", allow_no_indices=True):
-                    es.indices.delete(index=index, ignore_unavailable=True)
+            probes.close()
     figures = [figure(name, ns) for name, ns in samples.items()]
     by_name = {f["name"]: f for f in figures}
     overhead = round(by_name["me_system_token"]["median_us"] - by_name["healthz"]["median_us"], 1)

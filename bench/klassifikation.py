@@ -66,23 +66,19 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-import psycopg
-from elasticsearch import Elasticsearch
 from psycopg import sql
-from psycopg.rows import dict_row, tuple_row
+from psycopg.rows import tuple_row
 
-from app import create_app
 from app.bitemporal.periods import local_midnight
-from app.migrate import upgrade
 from app.search import index_kinds
 from app.search.indexer import drain
-from bench.authz import _drop_stale, database_url, log, measure
+from bench.authz import measure
+from bench.scratch import log, scratch_app
 from classification import service
 from classification.kle_import import import_edition
 from classification.kle_parser import KleEdition, parse_kle
 from classification.kle_synthetic import EDITIONS, synthetic_emneplan
 from classification.model import KLASSE, KLE_EMNEPLAN
-from organisation.municipalities import service as municipalities
 from scripts import services
 from tests.world import World, bearer
 
@@ -414,46 +410,25 @@ class Bench:
 
 def run(urls: dict[str, str], emit: Emit, *, editions: int, iterations: int, warmup: int, rounds: int,
         facet_iterations: int, seed: int, profile: bool) -> None:
-    pid = os.getpid()
-    dbname, prefix = f"sts_bench_{pid}", f"bench_{pid}_"
-    url = database_url(urls["DATABASE_URL"], dbname)
-    with psycopg.connect(database_url(urls["DATABASE_URL"], "postgres"), autocommit=True) as admin:
-        _drop_stale(admin)
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
-        try:
-            with contextlib.redirect_stdout(sys.stderr):  # yoyo prints the result of `SELECT bt_create_type(...)`
-                upgrade(url)
-            with psycopg.connect(url, row_factory=dict_row) as conn:
-                municipalities.load(conn, municipalities.read_csv(municipalities.SEED_FILE))
-                server_version = conn.info.server_version
-            app = create_app({"DATABASE_URL": url, "ELASTICSEARCH_URL": urls["ELASTICSEARCH_URL"],
-                              "SEARCH_INDEX_PREFIX": prefix, "DB_POOL_MIN": 2, "DB_POOL_MAX": 4,
-                              "LOG_LEVEL": "WARNING"})
-            try:
-                world = World(app)
-                world.vendor("Bench vendor")
-                world.system("bench-system", "Bench vendor")
-                world.agreement("bench-system", "klassifikation", MUNICIPALITY, roles=("read",))
-                bench = Bench(app, world.token("bench-system", "klassifikation", MUNICIPALITY), emit, profile=profile)
-                bench.import_all(editions, seed)
-                figures = bench.by_code(iterations=iterations, warmup=warmup, rounds=rounds, seed=seed)
-                figures += bench.facet(iterations=facet_iterations, warmup=1)
-                for line in figures:
-                    emit(line)
-                searched = bench.search_figures(iterations=iterations, warmup=warmup, rounds=rounds, seed=seed)
-                if isinstance(searched, str):
-                    emit({"name": "search", "skipped": searched})
-                else:
-                    for line in searched:
-                        emit(line)
-            finally:
-                app.extensions["sts.search"].close()
-                app.extensions["sts.db"].close()
-        finally:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
-            with Elasticsearch(urls["ELASTICSEARCH_URL"]) as es:
-                for index in es.indices.get(index=f"{prefix}*", allow_no_indices=True):
-                    es.indices.delete(index=index, ignore_unavailable=True)
+    with scratch_app(urls) as app:
+        with app.extensions["sts.db"].transaction() as conn:
+            server_version = conn.info.server_version
+        world = World(app)
+        world.vendor("Bench vendor")
+        world.system("bench-system", "Bench vendor")
+        world.agreement("bench-system", "klassifikation", MUNICIPALITY, roles=("read",))
+        bench = Bench(app, world.token("bench-system", "klassifikation", MUNICIPALITY), emit, profile=profile)
+        bench.import_all(editions, seed)
+        figures = bench.by_code(iterations=iterations, warmup=warmup, rounds=rounds, seed=seed)
+        figures += bench.facet(iterations=facet_iterations, warmup=1)
+        for line in figures:
+            emit(line)
+        searched = bench.search_figures(iterations=iterations, warmup=warmup, rounds=rounds, seed=seed)
+        if isinstance(searched, str):
+            emit({"name": "search", "skipped": searched})
+        else:
+            for line in searched:
+                emit(line)
 
     first = bench.imports[0]
     searchable_s = bench.drains[0]["drain_s"] if bench.drains else None

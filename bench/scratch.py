@@ -1,0 +1,66 @@
+"""A scratch app for a benchmark: its own database (all migrations and the
+seed municipalities) and its own index prefix, both removed afterwards, and
+the leftovers of killed runs cleaned up first."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from elasticsearch import Elasticsearch
+from flask import Flask
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from app import create_app
+from app.migrate import upgrade
+from organisation.municipalities import service as municipalities
+from scripts import services
+
+
+def database_url(base: str, name: str) -> str:
+    return urlunsplit(urlsplit(base)._replace(path=f"/{name}"))
+
+
+def log(msg: str) -> None:
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+def _drop_stale(admin: psycopg.Connection) -> None:
+    """Scratch databases of bench runs that were killed."""
+    for (name,) in admin.execute("SELECT datname FROM pg_database WHERE datname LIKE 'sts\\_bench\\_%'"):
+        m = re.match(r"^sts_bench_(\d+)$", name)
+        if m and not services._pid_alive(int(m.group(1))):
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@contextmanager
+def scratch_app(urls: dict[str, str]) -> Iterator[Flask]:
+    pid = os.getpid()
+    dbname, prefix = f"sts_bench_{pid}", f"bench_{pid}_"
+    url = database_url(urls["DATABASE_URL"], dbname)
+    with psycopg.connect(database_url(urls["DATABASE_URL"], "postgres"), autocommit=True) as admin:
+        _drop_stale(admin)
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+        try:
+            upgrade(url)
+            with psycopg.connect(url, row_factory=dict_row) as conn:
+                municipalities.load(conn, municipalities.read_csv(municipalities.SEED_FILE))
+            app = create_app({"DATABASE_URL": url, "ELASTICSEARCH_URL": urls["ELASTICSEARCH_URL"],
+                              "SEARCH_INDEX_PREFIX": prefix, "DB_POOL_MIN": 2, "DB_POOL_MAX": 4,
+                              "LOG_LEVEL": "WARNING"})
+            try:
+                yield app
+            finally:
+                app.extensions["sts.search"].close()
+                app.extensions["sts.db"].close()
+        finally:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
+            with Elasticsearch(urls["ELASTICSEARCH_URL"]) as es:
+                for index in es.indices.get(index=f"{prefix}*", allow_no_indices=True):
+                    es.indices.delete(index=index, ignore_unavailable=True)
