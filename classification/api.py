@@ -168,6 +168,13 @@ class Klasse(MethodView):
         return obj, 200, {"ETag": f'"{obj["registration_no"]}"'}
 
 
+def _related(lookup, uuid, args: dict) -> list[dict]:
+    """Classes related to a visible class (children, subtree, ancestors) at the point asked."""
+    _one(str(uuid), args)
+    return only_visible(lookup(get_conn(), str(uuid), valid_at=args.get("valid_at"),
+                               registered_at=args.get("registered_at")))
+
+
 @blp.route("/classes/<uuid:uuid>/children")
 class Children(MethodView):
     @READ
@@ -175,9 +182,7 @@ class Children(MethodView):
     @blp.response(200, KlasseSchema(many=True))
     def get(self, args, uuid):
         """The class's children at that point, by code."""
-        _one(str(uuid), args)
-        return only_visible(service.children(get_conn(), str(uuid), valid_at=args.get("valid_at"),
-                                             registered_at=args.get("registered_at")))
+        return _related(service.children, uuid, args)
 
 
 @blp.route("/classes/<uuid:uuid>/subtree")
@@ -187,9 +192,7 @@ class Subtree(MethodView):
     @blp.response(200, KlasseSchema(many=True))
     def get(self, args, uuid):
         """Every class below this one at that point (children, grandchildren, ...), by code."""
-        _one(str(uuid), args)
-        return only_visible(service.subtree(get_conn(), str(uuid), valid_at=args.get("valid_at"),
-                                            registered_at=args.get("registered_at")))
+        return _related(service.subtree, uuid, args)
 
 
 @blp.route("/classes/<uuid:uuid>/ancestors")
@@ -199,9 +202,7 @@ class Ancestors(MethodView):
     @blp.response(200, KlasseSchema(many=True))
     def get(self, args, uuid):
         """Parent, grandparent, ... of the class at that point (nearest first)."""
-        _one(str(uuid), args)
-        return only_visible(service.ancestors(get_conn(), str(uuid), valid_at=args.get("valid_at"),
-                                              registered_at=args.get("registered_at")))
+        return _related(service.ancestors, uuid, args)
 
 
 @blp.route("/classes/<uuid:uuid>/registrations")
