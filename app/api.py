@@ -73,10 +73,16 @@ def _declared_query_names(func: Any) -> set[str]:
 def reject_unknown_query_parameters() -> None:
     if request.endpoint is None or request.endpoint in DOC_ENDPOINTS or not request.args:
         return
-    func = view_function(request.endpoint)
-    if func is None:  # method not allowed: let routing answer 405
-        return
-    unknown = sorted(set(request.args) - _declared_query_names(func))
+    # (endpoint, method) -> the query parameters its view declares, worked out once per app.
+    cache = current_app.extensions.setdefault("sts.query_parameters", {})
+    key = (request.endpoint, request.method)
+    allowed = cache.get(key)
+    if allowed is None:
+        func = view_function(request.endpoint)
+        if func is None:  # method not allowed: let routing answer 405
+            return
+        allowed = cache[key] = frozenset(_declared_query_names(func))
+    unknown = sorted(set(request.args) - allowed)
     if unknown:
         raise Problem(400, "unknown_query_parameter",
                       f"Unknown query parameter(s): {', '.join(unknown)}.",
