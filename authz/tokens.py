@@ -119,6 +119,43 @@ class AgreementCache:
                     del self._rows[key]
 
 
+class ClaimsCache:
+    """Verified claims by token string, each kept until min(now + seconds, exp).
+
+    Only tokens that passed signature and claim verification get in; the
+    agreement behind them is still checked on every call (AgreementCache).
+    """
+
+    LIMIT = 10_000
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self._claims: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, token: str) -> dict[str, Any] | None:
+        hit = self._claims.get(token)
+        if hit is not None and hit[0] > time.time():
+            return hit[1]
+        return None
+
+    def put(self, token: str, claims: dict[str, Any]) -> None:
+        if self.seconds <= 0:
+            return
+        with self._lock:
+            if len(self._claims) > self.LIMIT:
+                self._claims.clear()
+            self._claims[token] = (min(time.time() + self.seconds, float(claims["exp"])), claims)
+
+
+def claims_cache() -> ClaimsCache:
+    cache = current_app.extensions.get("sts.authz.claims")
+    if cache is None:
+        cache = current_app.extensions["sts.authz.claims"] = ClaimsCache(
+            current_app.config["AGREEMENT_CACHE_SECONDS"])
+    return cache
+
+
 def agreement_cache() -> AgreementCache:
     cache = current_app.extensions.get("sts.authz.agreements")
     if cache is None:
@@ -131,7 +168,11 @@ def _verification_keys() -> VerificationKeys:
     return current_app.extensions.setdefault("sts.authz.keys", VerificationKeys())
 
 
-def _authenticate_system(token: str) -> Principal:
+def _verified_claims(token: str) -> dict[str, Any]:
+    cache = claims_cache()
+    claims = cache.get(token)
+    if claims is not None:
+        return claims
     try:
         kid = jwt.get_unverified_header(token).get("kid")
     except jwt.InvalidTokenError:
@@ -148,6 +189,12 @@ def _authenticate_system(token: str) -> Principal:
         raise _invalid("token_expired", "The token has expired; request a new one.") from None
     except jwt.InvalidTokenError as exc:
         raise _invalid("invalid_token", f"The token is not valid: {exc}.") from None
+    cache.put(token, claims)
+    return claims
+
+
+def _authenticate_system(token: str) -> Principal:
+    claims = _verified_claims(token)
     row = agreement_cache().get(get_conn, str(claims["agr"]), str(claims["sub"]))
     if row is None or row["municipality_code"] != claims["mun"] or row["service"] != claims["aud"]:
         raise _invalid("invalid_token", "The token does not match an agreement of this system.")

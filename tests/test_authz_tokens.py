@@ -200,3 +200,18 @@ def test_a_termination_made_elsewhere_takes_effect_within_the_cache_time(make_ap
         time.sleep(0.1)
     # ... but within the configured half second it refuses the token.
     assert client.get("/api/v1/me", headers=bearer(token)).get_json()["code"] == "agreement_not_active"
+
+
+def test_a_token_that_expires_is_refused_although_its_claims_were_cached(make_app):
+    """The verified-claims cache keeps a token no longer than its own `exp` (leeway is 5 s),
+    however long the cache time."""
+    from tests.world import standard_world
+
+    world = standard_world(make_app(AGREEMENT_CACHE_SECONDS=60))
+    now = int(time.time())
+    token = _forge(world, iat=now - 10, nbf=now - 10, exp=now + 1)
+    client = world.app.test_client()
+    assert client.get("/api/v1/me", headers=bearer(token)).status_code == 200
+    time.sleep(7)
+    r = client.get("/api/v1/me", headers=bearer(token))
+    assert r.status_code == 401 and r.get_json()["code"] == "token_expired"
