@@ -16,6 +16,7 @@ from flask import Flask
 import authz
 import authz.openapi
 import classification
+import organisation
 from app import api, db, errors, health, logs, metrics, migrate, search
 from app.config import load_config
 from app.demo import demo_cli
@@ -24,7 +25,7 @@ from organisation import municipalities
 
 # Each feature package registers its blueprint, CLI, search index and
 # constraint rules in `init_app(app, api)`.
-FEATURES = (authz, municipalities, classification)
+FEATURES = (authz, municipalities, classification, organisation)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
