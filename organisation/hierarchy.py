@@ -19,12 +19,12 @@ same fact tables and indexes for "now" and any past point.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 
 import psycopg
 
-from app.bitemporal.periods import Period
+from app.bitemporal.periods import COPENHAGEN, Period
 
 INACTIVE = ["Slettet", "Passiveret"]
 
@@ -45,7 +45,7 @@ _BAD_PARENTS = """
            p.municipality_code IS DISTINCT FROM %(m)s AS foreign, p.lifecycle
       FROM enhed_fact f
       LEFT JOIN enhed p ON p.uuid::text = f.value #>> '{}'
-     WHERE f.uuid = %(u)s AND f.field = 'parent' AND upper_inf(f.registration)
+     WHERE f.uuid = %(u)s::uuid AND f.field = 'parent' AND upper_inf(f.registration)
        AND (p.uuid IS NULL OR p.municipality_code IS DISTINCT FROM %(m)s OR p.lifecycle = ANY(%(inactive)s)
             OR NOT tstzmultirange(f.valid) <@ (SELECT coalesce(range_agg(e.valid), '{}') FROM enhed_fact e
                                                WHERE e.uuid = p.uuid AND e.field = 'user_key'
@@ -56,10 +56,10 @@ _BAD_PARENTS = """
 _ORPHANED_CHILDREN = """
     SELECT c.uuid::text AS child, c.valid
       FROM enhed_fact c JOIN enhed co ON co.uuid = c.uuid
-     WHERE (c.value #>> '{}') = %(u)s::text AND c.field = 'parent' AND upper_inf(c.registration)
+     WHERE (c.value #>> '{}') = %(u)s::uuid::text AND c.field = 'parent' AND upper_inf(c.registration)
        AND co.lifecycle <> ALL(%(inactive)s)
        AND (%(gone)s OR NOT tstzmultirange(c.valid) <@ (SELECT coalesce(range_agg(e.valid), '{}') FROM enhed_fact e
-                                                      WHERE e.uuid = %(u)s AND e.field = 'user_key'
+                                                      WHERE e.uuid = %(u)s::uuid AND e.field = 'user_key'
                                                         AND upper_inf(e.registration)))
      LIMIT 1
 """
@@ -67,21 +67,21 @@ _ORPHANED_CHILDREN = """
 _CYCLE = """
     WITH RECURSIVE up(node, period, depth) AS (
         SELECT f.value #>> '{}', f.valid, 1
-          FROM enhed_fact f WHERE f.uuid = %(u)s AND f.field = 'parent' AND upper_inf(f.registration)
+          FROM enhed_fact f WHERE f.uuid = %(u)s::uuid AND f.field = 'parent' AND upper_inf(f.registration)
         UNION ALL
         SELECT g.value #>> '{}', up.period * g.valid, up.depth + 1
           FROM up JOIN enhed_fact g ON g.uuid = up.node::uuid AND g.field = 'parent'
                                    AND upper_inf(g.registration) AND g.valid && up.period
-         WHERE up.node <> %(u)s::text AND up.depth < 10000
+         WHERE up.node <> %(u)s::uuid::text AND up.depth < 10000
     )
-    SELECT period FROM up WHERE node = %(u)s::text AND NOT isempty(period) LIMIT 1
+    SELECT period FROM up WHERE node = %(u)s::uuid::text AND NOT isempty(period) LIMIT 1
 """
 
 _ROOTLESS = """
     SELECT ex - pa AS rootless FROM (
         SELECT coalesce(range_agg(valid) FILTER (WHERE field = 'user_key'), '{}') AS ex,
                coalesce(range_agg(valid) FILTER (WHERE field = 'parent'), '{}') AS pa
-          FROM enhed_fact WHERE uuid = %(u)s AND field IN ('user_key', 'parent') AND upper_inf(registration)) x
+          FROM enhed_fact WHERE uuid = %(u)s::uuid AND field IN ('user_key', 'parent') AND upper_inf(registration)) x
 """
 
 _OTHER_ROOTS = """
@@ -91,10 +91,20 @@ _OTHER_ROOTS = """
         SELECT coalesce(range_agg(valid) FILTER (WHERE field = 'user_key'), '{}')
                - coalesce(range_agg(valid) FILTER (WHERE field = 'parent'), '{}') AS rootless
           FROM enhed_fact WHERE uuid = o.uuid AND field IN ('user_key', 'parent') AND upper_inf(registration)) r
-     WHERE o.municipality_code = %(m)s AND o.uuid <> %(u)s AND o.lifecycle <> ALL(%(inactive)s)
+     WHERE o.municipality_code = %(m)s AND o.uuid <> %(u)s::uuid AND o.lifecycle <> ALL(%(inactive)s)
        AND r.rootless && %(mine)s::tstzmultirange
      LIMIT 1
 """
+
+
+def describe(period: Period) -> str:
+    """A period as people read it: Copenhagen dates when the bounds are local midnights, `[from, to)`."""
+    def one(t: datetime | None, open_text: str) -> str:
+        if t is None:
+            return open_text
+        local = t.astimezone(COPENHAGEN)
+        return local.date().isoformat() if local.time() == time(0) else local.isoformat()
+    return f"[{one(period.lower, 'the beginning')}, {one(period.upper, 'no end')})"
 
 
 def _first(multirange) -> Period:
@@ -104,14 +114,14 @@ def _first(multirange) -> Period:
 
 def check_unit(conn: psycopg.Connection, unit: str, municipality_code: int | None) -> None:
     """Raise HierarchyError if the unit's current facts break a rule at any point in valid time."""
-    row = conn.execute("SELECT lifecycle FROM enhed WHERE uuid = %(u)s", {"u": unit}).fetchone()
+    row = conn.execute("SELECT lifecycle FROM enhed WHERE uuid = %(u)s::uuid", {"u": unit}).fetchone()
     gone = row is None or row["lifecycle"] in INACTIVE
     params = {"u": unit, "m": municipality_code, "inactive": INACTIVE, "gone": gone}
     orphan = conn.execute(_ORPHANED_CHILDREN, params).fetchone()
     if orphan is not None:
         raise HierarchyError("unit_has_children", "parent",
                              f"Unit {orphan['child']} names this unit as its parent during "
-                             f"{Period.from_range(orphan['valid'])}; move it first.",
+                             f"{describe(Period.from_range(orphan['valid']))}; move it first.",
                              Period.from_range(orphan["valid"]))
     if gone:
         return
@@ -123,20 +133,20 @@ def check_unit(conn: psycopg.Connection, unit: str, municipality_code: int | Non
         elif bad["lifecycle"] in INACTIVE:
             detail = f"The parent unit {bad['parent']} is {bad['lifecycle'].lower()}."
         else:
-            detail = f"The parent unit {bad['parent']} does not exist throughout {period}."
+            detail = f"The parent unit {bad['parent']} does not exist throughout {describe(period)}."
         raise HierarchyError("invalid_parent", "parent", detail, period)
     cycle = conn.execute(_CYCLE, params).fetchone()
     if cycle is not None:
         period = Period.from_range(cycle["period"])
         raise HierarchyError("hierarchy_cycle", "parent",
-                             f"The parent would make the unit its own ancestor during {period}.", period)
+                             f"The parent would make the unit its own ancestor during {describe(period)}.", period)
     mine = conn.execute(_ROOTLESS, params).fetchone()["rootless"]
     if mine is not None and list(mine):
         other = conn.execute(_OTHER_ROOTS, {**params, "mine": mine}).fetchone()
         if other is not None:
             period = _first(other["overlap"])
             raise HierarchyError("second_root", "parent",
-                                 f"Unit {other['root']} is already the root during {period}; "
+                                 f"Unit {other['root']} is already the root during {describe(period)}; "
                                  "a unit without a parent would be a second root.", period)
 
 
@@ -163,7 +173,7 @@ def units_at(conn: psycopg.Connection, municipality_code: int, v: datetime, r: d
 
 _ANCESTORS = """
     WITH RECURSIVE up(node, depth) AS (
-        SELECT %(u)s::text, 0
+        SELECT %(u)s::uuid::text, 0
         UNION ALL
         SELECT f.value #>> '{}', up.depth + 1
           FROM up JOIN enhed_fact f ON f.uuid = up.node::uuid AND f.field = 'parent'
