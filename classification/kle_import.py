@@ -109,18 +109,22 @@ def import_edition(conn: psycopg.Connection, edition: KleEdition, *, actor: str 
     ids = {c.code: known.get(c.code) or (str(c.uuid) if c.uuid else kle_class_uuid(facet, c.code))
            for c in edition.classes}
     note = f"KLE {edition.kind} {edition.published or ''}".strip()
-    for i, c in enumerate(edition.classes, start=1):
-        existing = c.code in known
+    prepared = []
+    for c in edition.classes:
         replaced_by = [ids.get(code) or known.get(code) or kle_class_uuid(facet, code) for code in c.replaced_by]
-        data = _data(c, facet, ids.get(c.parent_code) if c.parent_code else None, replaced_by,
-                     existing=existing, published=edition.published)
-        if existing:
-            outcome = klasser.update(conn, ids[c.code], data, actor=actor, note=note)
-        else:
-            outcome = klasser.import_(conn, ids[c.code], data, actor=actor, note=note)
-        if not existing:
+        prepared.append((c, _data(c, facet, ids.get(c.parent_code) if c.parent_code else None, replaced_by,
+                                  existing=c.code in known, published=edition.published)))
+    # A later edition changes a handful of classes: find them with one read per batch instead of
+    # locking and reading every class (docs/benchmarks.md).
+    to_write: set[str] = set()
+    existing = [(ids[c.code], data) for c, data in prepared if c.code in known]
+    for start in range(0, len(existing), 500):
+        to_write |= klasser.changed_ids(conn, dict(existing[start:start + 500]))
+    for i, (c, data) in enumerate(prepared, start=1):
+        if c.code not in known:
+            klasser.import_(conn, ids[c.code], data, actor=actor, note=note)
             result.created += 1
-        elif outcome.changed:
+        elif ids[c.code] in to_write and klasser.update(conn, ids[c.code], data, actor=actor, note=note).changed:
             result.changed += 1
         else:
             result.unchanged += 1

@@ -280,8 +280,10 @@ def test_store_matches_the_reference_model(conn):
             lifecycle = model.current[1]
             try:
                 if op == "update":
+                    predicted = w.uuid in STORE.changed_ids(conn, {w.uuid: payload})
                     result = STORE.update(conn, w.uuid, payload)
                     snapshot = Model.merged(model.current[2], payload)
+                    assert predicted == result.changed, "changed_ids disagrees with update"
                 elif op == "import":
                     result = STORE.import_(conn, w.uuid, payload)
                     snapshot = Model.merged({}, payload, replace_all=True)
