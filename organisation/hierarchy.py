@@ -77,6 +77,12 @@ _CYCLE = """
     SELECT period FROM up WHERE node = %(u)s::uuid::text AND NOT isempty(period) LIMIT 1
 """
 
+_SELF_PARENT = """
+    SELECT valid AS period FROM enhed_fact
+     WHERE uuid = %(u)s::uuid AND field = 'parent' AND upper_inf(registration) AND value #>> '{}' = %(u)s::uuid::text
+     LIMIT 1
+"""
+
 _ROOTLESS = """
     SELECT ex - pa AS rootless FROM (
         SELECT coalesce(range_agg(valid) FILTER (WHERE field = 'user_key'), '{}') AS ex,
@@ -112,12 +118,19 @@ def _first(multirange) -> Period:
     return Period.from_range(ranges[0]) if ranges else Period()
 
 
-def check_unit(conn: psycopg.Connection, unit: str, municipality_code: int | None) -> None:
-    """Raise HierarchyError if the unit's current facts break a rule at any point in valid time."""
-    row = conn.execute("SELECT lifecycle FROM enhed WHERE uuid = %(u)s::uuid", {"u": unit}).fetchone()
-    gone = row is None or row["lifecycle"] in INACTIVE
+def check_unit(conn: psycopg.Connection, unit: str, municipality_code: int | None, *,
+               new: bool = False) -> None:
+    """Raise HierarchyError if the unit's current facts break a rule at any point in valid time.
+
+    `new`: the unit was created in this statement, so nothing can name it as parent yet: no
+    orphans to look for, and the only possible cycle is a unit that is its own parent."""
+    if new:
+        gone = False
+    else:
+        row = conn.execute("SELECT lifecycle FROM enhed WHERE uuid = %(u)s::uuid", {"u": unit}).fetchone()
+        gone = row is None or row["lifecycle"] in INACTIVE
     params = {"u": unit, "m": municipality_code, "inactive": INACTIVE, "gone": gone}
-    orphan = conn.execute(_ORPHANED_CHILDREN, params).fetchone()
+    orphan = None if new else conn.execute(_ORPHANED_CHILDREN, params).fetchone()
     if orphan is not None:
         raise HierarchyError("unit_has_children", "parent",
                              f"Unit {orphan['child']} names this unit as its parent during "
@@ -135,7 +148,7 @@ def check_unit(conn: psycopg.Connection, unit: str, municipality_code: int | Non
         else:
             detail = f"The parent unit {bad['parent']} does not exist throughout {describe(period)}."
         raise HierarchyError("invalid_parent", "parent", detail, period)
-    cycle = conn.execute(_CYCLE, params).fetchone()
+    cycle = conn.execute(_SELF_PARENT if new else _CYCLE, params).fetchone()
     if cycle is not None:
         period = Period.from_range(cycle["period"])
         raise HierarchyError("hierarchy_cycle", "parent",
@@ -208,8 +221,9 @@ def children(conn: psycopg.Connection, units: list[str], v: datetime, r: datetim
 
 def subtree(conn: psycopg.Connection, unit: str, v: datetime, r: datetime) -> list[str]:
     """The unit and everything below it at (v, r), breadth first."""
-    out, level = [unit], [unit]
+    out, level, seen = [unit], [unit], {unit}
     while level:
-        level = [c for c in children(conn, level, v, r) if c not in out]
+        level = [c for c in children(conn, level, v, r) if c not in seen]
+        seen.update(level)
         out += level
     return out

@@ -39,6 +39,7 @@ from classification.model import KLE_EMNEPLAN
 from classification.seed_data import facet_uuid
 from organisation.hierarchy import HierarchyError, check_unit
 from organisation.model import STORES
+from organisation.search import queue_dependents
 
 NAMESPACE = uuidlib.UUID("5b0f7f64-1c55-4b8e-9a4e-6c2b1a7e0d11")
 TYPE_FACETS = {"unit_type": "enhedstype", "function_type": "funktionstype"}
@@ -115,8 +116,9 @@ def check_references(conn: psycopg.Connection, kind: str, data: dict[str, Pieces
                 raise OrgError(422, "unknown_kle_code", "tasks.code", f"No KLE subject {code!r}.")
             filled.append(({"klasse": str(klasse), "code": code, "aspect": value["aspect"]}, period))
         data = {**data, "tasks": filled}
+    known = cache.setdefault("known", set())  # (kind, uuid) written in this municipality by this caller
     for name, target in RELATIONS.get(kind, {}).items():
-        wanted = sorted({str(v) for v in _values(data.get(name, []))})
+        wanted = sorted({str(v) for v in _values(data.get(name, [])) if (target, str(v)) not in known})
         if not wanted:
             continue
         found = {str(r["uuid"]) for r in conn.execute(
@@ -154,9 +156,24 @@ def owner(conn: psycopg.Connection, kind: str, object_id: str) -> int | None:
 
 def write(conn: psycopg.Connection, kind: str, op: str, object_id: str | None, data: dict[str, Pieces], *,
           municipality_code: int, if_match: int | None = None, actor: str | None = None,
-          note: str | None = None, cache: dict | None = None) -> WriteResult:
-    """create (server UUID unless given), import (create or overwrite by UUID) or update (per-period merge)."""
+          note: str | None = None, cache: dict | None = None, new: bool = False) -> WriteResult:
+    """create (server UUID unless given), import (create or overwrite by UUID) or update (per-period merge).
+
+    `new`: the caller has just seen that no object has this UUID (the sync feed reads the states
+    of a batch ahead), so a create or import skips the lookups and writes in one statement.
+    `cache` (a dict the caller keeps for many writes) remembers type codes, KLE codes and the
+    objects written, whose existence then needs no query when later writes refer to them."""
     store = STORES[kind]
+    cache = {} if cache is None else cache
+    if new and op in ("create", "import"):
+        data = check_references(conn, kind, data, municipality_code, cache)
+        try:
+            result = store.create(conn, data, uuid=object_id, municipality_code=municipality_code, actor=actor,
+                                  note=note, lifecycle="Opstaaet" if op == "create" else "Importeret")
+        except InvalidData as exc:
+            raise _store_errors(exc) from None
+        return _written(conn, kind, result, municipality_code, cache, new=True,
+                        users=[str(v) for v in _values(data.get("users", []))])
     if object_id is not None:
         existing = owner(conn, kind, object_id)
         if existing is not None and existing != municipality_code:
@@ -175,21 +192,43 @@ def write(conn: psycopg.Connection, kind: str, op: str, object_id: str | None, d
             result = store.update(conn, object_id, data, if_match=if_match, actor=actor, note=note)
     except (NotFound, Gone, PreconditionFailed, IllegalTransition, InvalidData) as exc:
         raise _store_errors(exc) from None
+    return _written(conn, kind, result, municipality_code, cache)
+
+
+def _written(conn, kind: str, result: WriteResult, municipality_code: int, cache: dict, *,
+             new: bool = False, users: list[str] = ()) -> WriteResult:
+    """The rules and the search queueing after a write.
+
+    Objects created in this transaction (`cache["fresh"]`; a caller that keeps `cache` across
+    transactions resets it per transaction) are queued for search by their own insert, so a new
+    function does not touch them again, and a new unit or person has nothing that shows it yet."""
     if kind == "enhed" and result.changed:
-        _check_hierarchy(conn, result.uuid, municipality_code)
+        _check_hierarchy(conn, result.uuid, municipality_code, new=new)
+    fresh = cache.setdefault("fresh", set())
+    if new:
+        fresh.add((kind, result.uuid))
+        stale = [u for u in users if ("bruger", u) not in fresh]
+        if kind == "funktion" and stale:  # users written before this transaction show their engagements
+            conn.execute("UPDATE bruger SET updated_at = updated_at WHERE uuid = ANY(%(u)s::uuid[])", {"u": stale})
+    if result.changed and not new:
+        queue_dependents(conn, kind, result.uuid)  # search documents that show this object's data
+    cache.setdefault("known", set()).add((kind, result.uuid))
     return result
 
 
-def _check_hierarchy(conn, unit: str, municipality_code: int) -> None:
+def _check_hierarchy(conn, unit: str, municipality_code: int, *, new: bool = False) -> None:
     try:
-        check_unit(conn, unit, municipality_code)
+        check_unit(conn, unit, municipality_code, new=new)
     except HierarchyError as exc:
         raise OrgError(422 if exc.code != "unit_has_children" else 409, exc.code, exc.field, exc.detail) from None
 
 
 def end(conn: psycopg.Connection, kind: str, op: str, object_id: str, *, municipality_code: int,
-        if_match: int | None = None, actor: str | None = None, note: str | None = None) -> WriteResult:
+        if_match: int | None = None, actor: str | None = None, note: str | None = None,
+        cache: dict | None = None) -> WriteResult:
     """passivate or delete (logical); a unit that is still some unit's parent is refused (409)."""
+    if cache is not None and op == "delete":
+        cache.setdefault("known", set()).discard((kind, object_id))
     if owner(conn, kind, object_id) != municipality_code:
         raise OrgError(404, "not_found", None, f"No {kind} {object_id} in municipality {municipality_code}.")
     store = STORES[kind]
@@ -200,4 +239,6 @@ def end(conn: psycopg.Connection, kind: str, op: str, object_id: str, *, municip
         raise _store_errors(exc) from None
     if kind == "enhed":
         _check_hierarchy(conn, object_id, municipality_code)
+    if result.changed:
+        queue_dependents(conn, kind, object_id)
     return result

@@ -18,6 +18,7 @@ from tests.world import bearer, standard_world
 
 USER = "0f5b7a0e-9c1d-4a57-8e0a-3b2c1d4e5f60"  # a case worker of Aarhus
 SECRET_NAME = "Sagsbehandler-751-hemmelig"
+SECRET_CPR = "0101751234"
 
 # Not tenant data: national reference data and the caller's own account.
 NOT_TENANT_SCOPED = {
@@ -32,7 +33,9 @@ NOT_TENANT_SCOPED = {
 @pytest.fixture
 def victim(app):
     """Municipality 751 with an agreement, a request, a job-function role and an
-    assignment, an access-log entry and usage; returns (world, path values, markers)."""
+    assignment, an access-log entry and usage, a local class and a sortiment, and an
+    organisation (units, a person, a user, a function, an IT system); returns
+    (world, path values, markers)."""
     w = standard_world(app)
     w.agreement("a1", "adgangsstyring", 751)
     w.agreement("b1", "adgangsstyring", 101)
@@ -60,15 +63,39 @@ def victim(app):
     [admin_token] = client.get("/api/v1/me/tokens", headers=admin751).get_json()
     [agreement] = w.sql("SELECT id FROM agreement WHERE system_id = %(s)s AND service = 'registry'",
                         {"s": w.ids["a1"]})
+    org = _organisation(app, client, admin751)
     values = {
         "agreement_id": request["id"], "role_id": job["id"], "assignment_id": assignment["id"],
         "user_uuid": USER, "system_id": w.ids["a1"], "vendor_id": w.ids["Vendor A"],
         "notification_id": str(notification["id"]), "token_id": admin_token["id"], "code": "751",
-        "uuid": local_class, "facet": KLE_EMNEPLAN, "sortiment_id": sortiment,
+        "uuid": local_class, "facet": KLE_EMNEPLAN, "sortiment_id": sortiment, **org,
     }
     markers = [request["id"], str(agreement["id"]), job["id"], assignment["id"], USER, SECRET_NAME, sortiment,
-               f"urn:uuid:{USER}", w.ids["a1"]]
+               f"urn:uuid:{USER}", w.ids["a1"], *org.values(), SECRET_CPR]
     return w, values, markers
+
+
+def _organisation(app, client, admin751) -> dict[str, str]:
+    """751's organisation: a root and a unit, a person and the user USER employed in the unit, an IT
+    system; the path values of the Organisation routes."""
+    assert app.test_cli_runner().invoke(args=["klassifikation", "seed"]).exit_code == 0
+
+    def write(method, path, body):
+        r = client.open(f"/api/v1/organisation{path}", method=method, headers=admin751,
+                        json={"valid_from": "2024-01-01", **body})
+        assert r.status_code in (200, 201), r.get_json()
+        return r.get_json()["uuid"]
+
+    root = write("POST", "/units", {"user_key": "KOM751", "name": SECRET_NAME, "unit_type": "kommune"})
+    unit = write("POST", "/units", {"user_key": "JOB751", "name": SECRET_NAME, "unit_type": "center",
+                                    "parent": root})
+    person = write("POST", "/persons", {"name": SECRET_NAME, "cpr": SECRET_CPR})
+    write("PUT", f"/users/{USER}", {"user_key": "sb751", "name": SECRET_NAME, "person": person})
+    function = write("POST", "/functions", {"function_type": "arbejder_i", "units": [unit], "users": [USER],
+                                            "name": SECRET_NAME})
+    it_system = write("POST", "/it-systems", {"user_key": "IT751", "name": SECRET_NAME})
+    return {"unit_uuid": unit, "root_uuid": root, "person_uuid": person, "function_uuid": function,
+            "it_system_uuid": it_system}
 
 
 def _callers(w):
