@@ -136,14 +136,27 @@ class Store:
     def create(self, conn: psycopg.Connection, data: dict[str, Pieces], *, uuid: str | None = None,
                municipality_code: int | None = None, actor: str | None = None, note: str | None = None,
                lifecycle: str = "Opstaaet") -> WriteResult:
+        """A new object in one statement (object row, first registration, facts at one clock
+        instant): nothing to read back, so bulk loads can send creates in pipeline mode."""
         object_id = str(uuid or uuidlib.uuid4())
-        now = self._now(conn)
-        conn.execute(sql.SQL("INSERT INTO {} (uuid, municipality_code, lifecycle, registration_no, created_at, "
-                             "updated_at) VALUES (%(u)s, %(m)s, %(l)s, 0, %(now)s, %(now)s)").format(self.t_obj),
-                     {"u": object_id, "m": municipality_code, "l": lifecycle, "now": now})
-        facts = self._merge({}, data)
-        self._apply(conn, object_id, [], facts, now)
-        return self._register(conn, object_id, 0, lifecycle, now, actor, note)
+        facts = [{"f": name, "k": k, "v": v, "lo": p.lower.isoformat() if p.lower else None,
+                  "hi": p.upper.isoformat() if p.upper else None}
+                 for name, triples in self._merge({}, data).items() for (k, v), p in _coalesce_keyed(triples)]
+        # The facts travel as one JSON document: much cheaper to send than arrays of ranges.
+        conn.execute(sql.SQL(
+            "WITH o AS (INSERT INTO {obj} "
+            "           (uuid, municipality_code, lifecycle, registration_no, created_at, updated_at) "
+            "           SELECT %(u)s, %(m)s, %(l)s, 1, c.t, c.t FROM (SELECT clock_timestamp() AS t) c "
+            "           RETURNING uuid, created_at AS t), "
+            "     g AS (INSERT INTO {reg} (uuid, no, period, lifecycle, actor, note) "
+            "           SELECT uuid, 1, tstzrange(t, NULL, '[)'), %(l)s, %(a)s, %(n)s FROM o) "
+            "INSERT INTO {fact} (uuid, field, key, value, valid, registration) "
+            "SELECT o.uuid, f.f, f.k, f.v, tstzrange(f.lo, f.hi, '[)'), tstzrange(o.t, NULL, '[)') "
+            "  FROM o, jsonb_to_recordset(%(facts)s::jsonb) AS f(f text, k text, v jsonb, lo timestamptz, "
+            "                                                     hi timestamptz)")
+            .format(obj=self.t_obj, reg=self.t_reg, fact=self.t_fact),
+            {"u": object_id, "m": municipality_code, "l": lifecycle, "a": actor, "n": note, "facts": Jsonb(facts)})
+        return WriteResult(object_id, 1, lifecycle, changed=True)
 
     def import_(self, conn: psycopg.Connection, object_id: str, data: dict[str, Pieces], *,
                 municipality_code: int | None = None, actor: str | None = None,
