@@ -371,3 +371,21 @@ def test_the_bulk_fast_loader_gives_what_the_schema_gives_or_leaves_it_to_the_sc
         with pytest.raises(ValidationError) as slow:
             SCHEMAS[kind].load(record)
         assert fast.value.messages == slow.value.messages
+
+
+def test_cli_import_rewrites_a_batch_with_a_rejected_record_keeping_the_good_ones(app, world, feed, tmp_path):
+    """A batch is first written without savepoints; a rejection rolls it back and writes it again
+    with one savepoint per record: the answer and the data are as if it had been so all along."""
+    good = [{"kind": "unit", "uuid": str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, f"g{i}")),
+             **unit(f"G{i}", f"Good {i}", ROOT)} for i in range(3)]
+    bad = {"kind": "unit", "uuid": TEAM_B, **unit("JC-B", "Team B", ROOT, "no-such-type")}
+    path = tmp_path / "organisation.jsonl"
+    path.write_text(jsonl({"kind": "unit", "uuid": ROOT, **unit("K751", "Aarhus Kommune", type_="kommune")},
+                          good[0], bad, *good[1:]), encoding="utf-8")
+    result = app.test_cli_runner().invoke(args=["organisation", "import-jsonl", str(path), "--municipality", "751"])
+    assert result.exit_code == 1
+    [rejected] = [json.loads(line) for line in result.stdout.splitlines()]
+    assert rejected["uuid"] == TEAM_B and rejected["line"] == 3 and rejected["errors"][0]["field"] == "type"
+    assert sorted(r["uuid"] for r in world.sql("SELECT uuid::text FROM enhed")) == \
+        sorted([ROOT, *(g["uuid"] for g in good)])
+    assert world.sql("SELECT max(no) AS n FROM enhed_registration")[0]["n"] == 1  # each written once
