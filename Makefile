@@ -46,3 +46,4 @@ lint: venv
 bench: venv
 	$(PY) -m bench.authz
 	$(PY) -m bench.klassifikation
+	$(PY) -m bench.organisation
