@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import json
 import uuid as uuidlib
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from flask import Response, jsonify
 from flask.views import MethodView
@@ -98,40 +100,27 @@ class Units(MethodView):
         return _page(items, args["limit"])
 
 
-@blp.route("/units/<uuid:unit_uuid>/ancestors")
-class Ancestors(MethodView):
-    @READ
-    @blp.arguments(s.OrgAsOfArgs, location="query")
-    @blp.response(200, s.UnitSummarySchema(many=True))
-    @blp.alt_response(404, **problem_doc("No such unit in this municipality."))
+def _tree_route(path: str, name: str, doc: str, read: Callable[[Any, str, Any, Any], list[str]]) -> None:
+    """GET /units/{uuid}/<path>: the units `read` finds around the unit as of a point, as summaries."""
+
     def get(self, args, unit_uuid):
-        """The unit's parent, grandparent, ... up to the root (nearest first), as of that point."""
         uuid, v, r = _unit(args, unit_uuid)
-        return jsonify(_summaries(hierarchy.ancestors(get_conn(), uuid, v, r), v, r))
+        return jsonify(_summaries(read(get_conn(), uuid, v, r), v, r))
+
+    get.__doc__ = doc
+    get = READ(blp.arguments(s.OrgAsOfArgs, location="query")(blp.response(200, s.UnitSummarySchema(many=True))(
+        blp.alt_response(404, **problem_doc("No such unit in this municipality."))(get))))
+    blp.route(f"/units/<uuid:unit_uuid>/{path}")(type(name, (MethodView,), {"get": get}))
 
 
-@blp.route("/units/<uuid:unit_uuid>/children")
-class Children(MethodView):
-    @READ
-    @blp.arguments(s.OrgAsOfArgs, location="query")
-    @blp.response(200, s.UnitSummarySchema(many=True))
-    @blp.alt_response(404, **problem_doc("No such unit in this municipality."))
-    def get(self, args, unit_uuid):
-        """The units directly below the unit as of that point, by UUID."""
-        uuid, v, r = _unit(args, unit_uuid)
-        return jsonify(_summaries(sorted(hierarchy.children(get_conn(), [uuid], v, r)), v, r))
-
-
-@blp.route("/units/<uuid:unit_uuid>/subtree")
-class Subtree(MethodView):
-    @READ
-    @blp.arguments(s.OrgAsOfArgs, location="query")
-    @blp.response(200, s.UnitSummarySchema(many=True))
-    @blp.alt_response(404, **problem_doc("No such unit in this municipality."))
-    def get(self, args, unit_uuid):
-        """The unit and every unit below it as of that point, breadth first (one query per level)."""
-        uuid, v, r = _unit(args, unit_uuid)
-        return jsonify(_summaries(hierarchy.subtree(get_conn(), uuid, v, r), v, r))
+_tree_route("ancestors", "Ancestors",
+            "The unit's parent, grandparent, ... up to the root (nearest first), as of that point.",
+            hierarchy.ancestors)
+_tree_route("children", "Children", "The units directly below the unit as of that point, by UUID.",
+            lambda conn, uuid, v, r: sorted(hierarchy.children(conn, [uuid], v, r)))
+_tree_route("subtree", "Subtree",
+            "The unit and every unit below it as of that point, breadth first (one query per level).",
+            hierarchy.subtree)
 
 
 @blp.route("/units/<uuid:unit_uuid>/functions")
