@@ -122,6 +122,19 @@ class Fact:
     id: int | None = None
 
 
+_CREATE = sql.SQL(
+    "WITH o AS (INSERT INTO {obj} "
+    "           (uuid, municipality_code, lifecycle, registration_no, created_at, updated_at) "
+    "           SELECT %(u)s, %(m)s, %(l)s, 1, c.t, c.t FROM (SELECT clock_timestamp() AS t) c "
+    "           RETURNING uuid, created_at AS t), "
+    "     g AS (INSERT INTO {reg} (uuid, no, period, lifecycle, actor, note) "
+    "           SELECT uuid, 1, tstzrange(t, NULL, '[)'), %(l)s, %(a)s, %(n)s FROM o) "
+    "INSERT INTO {fact} (uuid, field, key, value, valid, registration) "
+    "SELECT o.uuid, f.f, f.k, f.v, tstzrange(f.lo, f.hi, '[)'), tstzrange(o.t, NULL, '[)') "
+    "  FROM o, jsonb_to_recordset(%(facts)s::jsonb) AS f(f text, k text, v jsonb, lo timestamptz, "
+    "                                                     hi timestamptz)")
+
+
 class Store:
     """The operations on one object type."""
 
@@ -130,6 +143,7 @@ class Store:
         self.t_obj = sql.Identifier(otype.name)
         self.t_reg = sql.Identifier(f"{otype.name}_registration")
         self.t_fact = sql.Identifier(f"{otype.name}_fact")
+        self._create_sql: str | None = None
 
     # -- writes ---------------------------------------------------------------------------------------
 
@@ -143,19 +157,10 @@ class Store:
                   "hi": p.upper.isoformat() if p.upper else None}
                  for name, triples in self._merge({}, data).items() for (k, v), p in _coalesce_keyed(triples)]
         # The facts travel as one JSON document: much cheaper to send than arrays of ranges.
-        conn.execute(sql.SQL(
-            "WITH o AS (INSERT INTO {obj} "
-            "           (uuid, municipality_code, lifecycle, registration_no, created_at, updated_at) "
-            "           SELECT %(u)s, %(m)s, %(l)s, 1, c.t, c.t FROM (SELECT clock_timestamp() AS t) c "
-            "           RETURNING uuid, created_at AS t), "
-            "     g AS (INSERT INTO {reg} (uuid, no, period, lifecycle, actor, note) "
-            "           SELECT uuid, 1, tstzrange(t, NULL, '[)'), %(l)s, %(a)s, %(n)s FROM o) "
-            "INSERT INTO {fact} (uuid, field, key, value, valid, registration) "
-            "SELECT o.uuid, f.f, f.k, f.v, tstzrange(f.lo, f.hi, '[)'), tstzrange(o.t, NULL, '[)') "
-            "  FROM o, jsonb_to_recordset(%(facts)s::jsonb) AS f(f text, k text, v jsonb, lo timestamptz, "
-            "                                                     hi timestamptz)")
-            .format(obj=self.t_obj, reg=self.t_reg, fact=self.t_fact),
-            {"u": object_id, "m": municipality_code, "l": lifecycle, "a": actor, "n": note, "facts": Jsonb(facts)})
+        if self._create_sql is None:  # composed once: quoting identifiers costs more than the insert's Python
+            self._create_sql = _CREATE.format(obj=self.t_obj, reg=self.t_reg, fact=self.t_fact).as_string(conn)
+        conn.execute(self._create_sql, {"u": object_id, "m": municipality_code, "l": lifecycle, "a": actor,
+                                        "n": note, "facts": Jsonb(facts)})
         return WriteResult(object_id, 1, lifecycle, changed=True)
 
     def import_(self, conn: psycopg.Connection, object_id: str, data: dict[str, Pieces], *,
