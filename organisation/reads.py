@@ -36,16 +36,19 @@ USER_FIELDS = ("user_key", "name", "person")
 
 # -- summaries of related objects -------------------------------------------------------------------------------
 
+# The ids are joined, not matched with `= ANY(...)`: a GiST index cannot take an array, so `= ANY`
+# scans the whole fact table (60 ms for 50,000 users), while the join looks each id up in the index.
 _SUMMARIES_AT = """
-    SELECT f.uuid::text AS uuid, f.field, f.value #>> '{{}}' AS value FROM {fact} f
-     WHERE f.uuid = ANY(%(ids)s::uuid[]) AND f.registration @> %(r)s AND f.valid @> %(v)s
-       AND f.field = ANY(%(fields)s)
+    SELECT f.uuid::text AS uuid, f.field, f.value #>> '{{}}' AS value
+      FROM unnest(%(ids)s::uuid[]) AS i(uuid) JOIN {fact} f ON f.uuid = i.uuid
+     WHERE f.registration @> %(r)s AND f.valid @> %(v)s AND f.field = ANY(%(fields)s)
 """
 
 # A field not valid at v: its latest value (the one starting last).
 _SUMMARIES_LATEST = """
-    SELECT DISTINCT ON (f.uuid, f.field) f.uuid::text AS uuid, f.field, f.value #>> '{{}}' AS value FROM {fact} f
-     WHERE f.uuid = ANY(%(ids)s::uuid[]) AND f.registration @> %(r)s AND f.field = ANY(%(fields)s)
+    SELECT DISTINCT ON (f.uuid, f.field) f.uuid::text AS uuid, f.field, f.value #>> '{{}}' AS value
+      FROM unnest(%(ids)s::uuid[]) AS i(uuid) JOIN {fact} f ON f.uuid = i.uuid
+     WHERE f.registration @> %(r)s AND f.field = ANY(%(fields)s)
      ORDER BY f.uuid, f.field, f.valid @> %(v)s DESC, lower(f.valid) DESC NULLS FIRST
 """
 
