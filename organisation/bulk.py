@@ -281,6 +281,11 @@ def import_jsonl(db, municipality_code: int, lines: Iterable[str], *, job: str |
         for savepoints in (False, True):
             try:
                 with db.transaction() as conn:
+                    if i + len(chunk) < len(steps):
+                        # Batches before the last need not wait for their WAL flush: the last one's
+                        # commit flushes everything before it, and a crash before that leaves the
+                        # import unfinished (resumed by job name, or simply run again).
+                        conn.execute("SET LOCAL synchronous_commit = off")
                     runner.run(conn, chunk, savepoints=savepoints)
                     if job:
                         added = {k: runner.counts[k] - before[k] for k in before}
