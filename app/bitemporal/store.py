@@ -155,7 +155,7 @@ class Store:
         object_id = str(uuid or uuidlib.uuid4())
         facts = [{"f": name, "k": k, "v": v, "lo": p.lower.isoformat() if p.lower else None,
                   "hi": p.upper.isoformat() if p.upper else None}
-                 for name, triples in self._merge({}, data).items() for (k, v), p in _coalesce_keyed(triples)]
+                 for name, triples in self._merge({}, data).items() for (k, v), p in _coalesced(triples)]
         # The facts travel as one JSON document: much cheaper to send than arrays of ranges.
         if self._create_sql is None:  # composed once: quoting identifiers costs more than the insert's Python
             self._create_sql = _CREATE.format(obj=self.t_obj, reg=self.t_reg, fact=self.t_fact).as_string(conn)
@@ -425,6 +425,14 @@ def _subtract_all(period: Period, holes: list[Period]) -> list[Period]:
 
 def _coalesce_keyed(triples: list[tuple]) -> list[tuple[tuple[str, Any], Period]]:
     return coalesce([((k, v), p) for k, v, p in triples])
+
+
+def _coalesced(triples: list[tuple]) -> list[tuple[tuple[str, Any], Period]]:
+    """_coalesce_keyed, without its sorting and comparing for the usual single piece of a field."""
+    if len(triples) == 1:
+        k, v, p = triples[0]
+        return [((k, v), p)]
+    return _coalesce_keyed(triples)
 
 
 def _canonical_triples(triples: list[tuple]) -> list:
