@@ -15,10 +15,11 @@ from typing import Any
 
 from flask import request
 from flask.views import MethodView
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, fields, validate
 
 from app.api import problem_doc
 from app.bitemporal.periods import Period, local_midnight
+from app.bitemporal.schemas import ValidPeriodSchema
 from app.bitemporal.store import Gone, IllegalTransition, InvalidData, NotFound, PreconditionFailed
 from app.db import get_conn
 from app.errors import Problem, field_error
@@ -34,17 +35,7 @@ SINGLE = ("user_key", "title", "description", "example", "scope", "legal_source"
 CODE = validate.Regexp(r"^[A-Za-z0-9._-]{1,50}$", error="Letters, digits, '.', '_' and '-' (at most 50).")
 
 
-class _Period(Schema):
-    valid_from = fields.Date(allow_none=True, metadata={"description": "First day (Danish date); none = open."})
-    valid_to = fields.Date(allow_none=True, metadata={"description": "Day it stops being valid (exclusive)."})
-
-    @validates_schema
-    def _order(self, data, **_):
-        if data.get("valid_from") and data.get("valid_to") and data["valid_to"] <= data["valid_from"]:
-            raise ValidationError("Must be after valid_from (periods are [from, to)).", "valid_to")
-
-
-class ClassWriteSchema(_Period):
+class ClassWriteSchema(ValidPeriodSchema):
     user_key = fields.String(required=True, validate=CODE, metadata={"description": "The code."})
     title = fields.String(required=True, validate=validate.Length(min=1, max=500))
     description = fields.String(validate=validate.Length(max=10000))
@@ -58,7 +49,7 @@ class ClassWriteSchema(_Period):
     facet = fields.UUID(metadata={"description": "Needed by import (PUT); taken from the URL on create."})
 
 
-class ChangeSchema(_Period):
+class ChangeSchema(ValidPeriodSchema):
     field = fields.String(required=True, validate=validate.OneOf(SINGLE))
     value = fields.Raw(required=True, allow_none=True, metadata={"description": "null clears the period."})
 

@@ -18,7 +18,7 @@ from flask_smorest import Blueprint
 
 from app.errors import Problem, field_error
 from authz.catalogue import Role
-from authz.policy import PlatformRole, system_or_platform
+from authz.policy import PlatformRole, current, system_or_platform
 from organisation.service import OrgError
 
 blp = Blueprint("organisation", __name__,
@@ -31,3 +31,20 @@ def problem(exc: OrgError) -> Problem:
     """An OrgError as the problem+json answer (422s name the field and the rule)."""
     errors = [field_error("json", exc.field, exc.detail)] if exc.field else None
     return Problem(exc.status, exc.code, exc.detail, errors=errors)
+
+
+def scope(args: dict) -> int:
+    """The municipality this request acts on: the caller's own, or for operators `?municipality=`."""
+    p = current()
+    wanted = args.get("municipality")
+    if p.is_operator:
+        if wanted is None:
+            raise Problem(422, "municipality_required", "Platform operators name the municipality to act on.",
+                          errors=[field_error("query", "municipality", "Required for platform operators.")])
+        return wanted
+    if p.municipality_code is None:
+        raise Problem(403, "forbidden", "This caller acts for no municipality.")
+    if wanted is not None and wanted != p.municipality_code:
+        raise Problem(403, "forbidden", f"This caller acts for municipality {p.municipality_code} only.",
+                      errors=[field_error("query", "municipality", "Not the caller's municipality.")])
+    return p.municipality_code

@@ -41,7 +41,7 @@ from app.errors import Problem, field_error
 from authz.policy import current
 from classification.api import RegistrationSchema
 from organisation import schemas as s
-from organisation.api import READ, WRITE, blp, problem
+from organisation.api import READ, WRITE, blp, problem, scope
 from organisation.model import STORES
 from organisation.personal import Disclosure
 from organisation.service import OrgError, end, ensure_organisation, owner, write
@@ -77,23 +77,6 @@ KINDS = (
 
 
 # -- shared by the Organisation routes ----------------------------------------------------------------------------
-
-def scope(args: dict) -> int:
-    """The municipality this request acts on: the caller's own, or for operators `?municipality=`."""
-    p = current()
-    wanted = args.get("municipality")
-    if p.is_operator:
-        if wanted is None:
-            raise Problem(422, "municipality_required", "Platform operators name the municipality to act on.",
-                          errors=[field_error("query", "municipality", "Required for platform operators.")])
-        return wanted
-    if p.municipality_code is None:
-        raise Problem(403, "forbidden", "This caller acts for no municipality.")
-    if wanted is not None and wanted != p.municipality_code:
-        raise Problem(403, "forbidden", f"This caller acts for municipality {p.municipality_code} only.",
-                      errors=[field_error("query", "municipality", "Not the caller's municipality.")])
-    return p.municipality_code
-
 
 def as_of(args: dict) -> tuple[datetime, datetime]:
     """(valid instant, registration instant) of a read; both default to now."""

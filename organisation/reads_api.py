@@ -35,9 +35,9 @@ from app.errors import Problem, field_error
 from app.paging import decode_cursor, encode_cursor
 from organisation import hierarchy, reads
 from organisation import schemas as s
-from organisation.api import READ, blp
+from organisation.api import READ, blp, scope
 from organisation.model import enheder
-from organisation.objects_api import as_of, owned, scope
+from organisation.objects_api import as_of, owned
 from organisation.personal import Disclosure
 
 MAX_SLICE_CELLS = 200_000  # units x slices in one /hierarchy/slices answer

@@ -15,6 +15,7 @@ import copy
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from app.bitemporal.schemas import ValidPeriodSchema
 from app.paging import MAX_LIMIT
 from classification.api import Instant
 
@@ -89,16 +90,6 @@ class EngagementArgs(ScopeArgs):
 
 # -- write bodies ------------------------------------------------------------------------------------------------
 
-class OrgPeriodSchema(Schema):
-    valid_from = fields.Date(allow_none=True, metadata={"description": "First day (Danish date); none = open."})
-    valid_to = fields.Date(allow_none=True, metadata={"description": "Day it stops being valid (exclusive)."})
-
-    @validates_schema
-    def _order(self, data, **_):
-        if data.get("valid_from") and data.get("valid_to") and data["valid_to"] <= data["valid_from"]:
-            raise ValidationError("Must be after valid_from (periods are [from, to)).", "valid_to")
-
-
 class OrgTaskSchema(Schema):
     code = fields.String(validate=KLE_CODE, metadata={"description": "The KLE number (or give `klasse`)."})
     klasse = fields.UUID(metadata={"description": "The KLE class's UUID (or give `code`)."})
@@ -120,7 +111,7 @@ def _uuids(description: str):
     return fields.List(fields.UUID(), metadata={"description": description})
 
 
-class OrgUnitWriteSchema(OrgPeriodSchema):
+class OrgUnitWriteSchema(ValidPeriodSchema):
     user_key = fields.String(required=True, validate=KEY, metadata={"description": "The unit's short key."})
     name = fields.String(required=True, validate=TEXT)
     unit_type = fields.String(required=True, validate=CODE, metadata={"description": "A code of enhedstype."})
@@ -130,14 +121,14 @@ class OrgUnitWriteSchema(OrgPeriodSchema):
     it_systems = _uuids("IT systems of the municipality the unit uses.")
 
 
-class OrgPersonWriteSchema(OrgPeriodSchema):
+class OrgPersonWriteSchema(ValidPeriodSchema):
     user_key = fields.String(validate=KEY, metadata={"description": "Default: the person's UUID."})
     name = fields.String(required=True, validate=TEXT, metadata={"description": "Personal data."})
     cpr = fields.String(allow_none=True, validate=validate.Regexp(r"^\d{10}$", error="Ten digits."),
                         metadata={"description": "The CPR number (personal data)."})
 
 
-class OrgUserWriteSchema(OrgPeriodSchema):
+class OrgUserWriteSchema(ValidPeriodSchema):
     user_key = fields.String(required=True, validate=KEY, metadata={"description": "The user id (AD account)."})
     name = fields.String(allow_none=True, validate=TEXT, metadata={"description": "The person's name "
                                                                                   "(personal data)."})
@@ -145,7 +136,7 @@ class OrgUserWriteSchema(OrgPeriodSchema):
     addresses = fields.List(fields.Nested(OrgAddressSchema))
 
 
-class OrgFunctionWriteSchema(OrgPeriodSchema):
+class OrgFunctionWriteSchema(ValidPeriodSchema):
     user_key = fields.String(allow_none=True, validate=KEY)
     function_type = fields.String(required=True, validate=CODE,
                                   metadata={"description": "A code of funktionstype: arbejder_i, leder, ..."})
@@ -157,7 +148,7 @@ class OrgFunctionWriteSchema(OrgPeriodSchema):
     addresses = fields.List(fields.Nested(OrgAddressSchema))
 
 
-class OrgItSystemWriteSchema(OrgPeriodSchema):
+class OrgItSystemWriteSchema(ValidPeriodSchema):
     user_key = fields.String(required=True, validate=KEY)
     name = fields.String(required=True, validate=TEXT)
 

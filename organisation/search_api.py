@@ -31,7 +31,7 @@ from authz.constraints import es_filter
 from authz.policy import Principal, current
 from authz.privileges import constraint_sets
 from authz.schemas import KLE_PATTERN
-from organisation.api import READ, blp
+from organisation.api import READ, blp, scope
 from organisation.personal import Disclosure
 from organisation.search_query import UNIT_FIELD, search_organisation
 
@@ -68,18 +68,6 @@ class OrganisationHitSchema(Schema):
 
 class OrganisationSearchPageSchema(PageSchema):
     items = fields.List(fields.Nested(OrganisationHitSchema))
-
-
-def _municipality(principal: Principal, asked: int | None) -> int:
-    if principal.is_operator:
-        if asked is None:
-            raise Problem(422, "validation_failed", "Platform operators name the municipality to search.",
-                          errors=[field_error("query", "municipality", "Required for platform operators.")])
-        return asked
-    if asked is not None and asked != principal.municipality_code:
-        raise Problem(403, "forbidden", "You may search your own municipality only.",
-                      errors=[field_error("query", "municipality", "Not the caller's municipality.")])
-    return principal.municipality_code
 
 
 def _org_units_only(constraints: dict[str, Any]) -> dict[str, Any]:
@@ -122,7 +110,7 @@ class OrganisationSearch(MethodView):
         """
         _check_kind_args(args)
         principal = current()
-        municipality = _municipality(principal, args.get("municipality"))
+        municipality = scope(args)
         disclosure = Disclosure("organisation.search")
         page = search_organisation(get_search(), {**args, "municipality": municipality},
                                    see_names=disclosure.vis.name, filters=constraint_filters(principal, args["kind"]))
