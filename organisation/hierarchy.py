@@ -130,6 +130,12 @@ def check_unit(conn: psycopg.Connection, unit: str, municipality_code: int | Non
         row = conn.execute("SELECT lifecycle FROM enhed WHERE uuid = %(u)s::uuid", {"u": unit}).fetchone()
         gone = row is None or row["lifecycle"] in INACTIVE
     params = {"u": unit, "m": municipality_code, "inactive": INACTIVE, "gone": gone}
+    # A cycle first: a unit named as its own ancestor would otherwise be reported as its own child.
+    cycle = None if gone else conn.execute(_SELF_PARENT if new else _CYCLE, params).fetchone()
+    if cycle is not None:
+        period = Period.from_range(cycle["period"])
+        raise HierarchyError("hierarchy_cycle", "parent",
+                             f"The parent would make the unit its own ancestor during {describe(period)}.", period)
     orphan = None if new else conn.execute(_ORPHANED_CHILDREN, params).fetchone()
     if orphan is not None:
         raise HierarchyError("unit_has_children", "parent",
@@ -148,11 +154,6 @@ def check_unit(conn: psycopg.Connection, unit: str, municipality_code: int | Non
         else:
             detail = f"The parent unit {bad['parent']} does not exist throughout {describe(period)}."
         raise HierarchyError("invalid_parent", "parent", detail, period)
-    cycle = conn.execute(_SELF_PARENT if new else _CYCLE, params).fetchone()
-    if cycle is not None:
-        period = Period.from_range(cycle["period"])
-        raise HierarchyError("hierarchy_cycle", "parent",
-                             f"The parent would make the unit its own ancestor during {describe(period)}.", period)
     mine = conn.execute(_ROOTLESS, params).fetchone()["rootless"]
     if mine is not None and list(mine):
         other = conn.execute(_OTHER_ROOTS, {**params, "mine": mine}).fetchone()
