@@ -35,6 +35,7 @@ from typing import Any
 import psycopg
 from marshmallow import ValidationError
 
+from app.bitemporal.deferred import DeferredCreates
 from app.bitemporal.periods import copenhagen_today
 from classification import service as klassifikation
 from classification.model import KLE_EMNEPLAN
@@ -154,13 +155,17 @@ class Runner:
         """The steps in pipeline mode: statements whose results are not read (savepoints, inserts)
         go without waiting for the server, which is most of a write's round trips.  Without
         `savepoints`, the first rejected step raises Rejected (the caller rolls back and retries
-        with them)."""
-        feed = self.feed(conn)
+        with them).  Without savepoints, new objects are also created many at a time
+        (app/bitemporal/deferred.py): a create the database refuses then fails the whole batch."""
         self.cache["fresh"] = set()  # objects created in this transaction (organisation/service.py)
         with conn.pipeline():
+            target = conn if savepoints else DeferredCreates(conn)
+            feed = self.feed(target)
             feed.prefetch(*_wanted(steps, self.municipality_code))
             for step in steps:
                 self._one(feed, step, savepoints)
+            if not savepoints:
+                target.flush()
 
     def snapshot(self) -> tuple:
         """What `restore` needs to forget a batch that was rolled back."""

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from psycopg.rows import dict_row
 
+from app.bitemporal.deferred import DeferredCreates
 from app.bitemporal.periods import Period, local_midnight
 from app.bitemporal.store import (
     FieldSpec,
@@ -128,6 +129,37 @@ def test_import_is_idempotent_and_replaces_the_whole_object(conn):
     STORE.import_(conn, object_id, {"title": [("A", since(date(2026, 1, 1)))]})
     conn.commit()
     assert STORE.read(conn, object_id, valid_at=D(date(2026, 2, 1)))["parent"] is None
+
+
+def _facts(conn, object_id):
+    return [(r["field"], r["key"], r["value"], r["valid"]) for r in conn.execute(
+        "SELECT field, key, value, valid FROM bt_item_fact WHERE uuid = %(u)s ORDER BY field, key, lower(valid)",
+        {"u": object_id})]
+
+
+def test_deferred_creates_store_what_direct_creates_store_and_are_seen_by_the_next_statement(conn):
+    datas = [{"title": [("A", since(date(2026, 1, 1), date(2026, 3, 29))), ("B", since(date(2026, 3, 29)))],
+              "tags": [(["x", "y"], since(date(2025, 10, 26)))]},
+             {"title": [("C", since(date(2026, 1, 1)))], "parent": [(None, since(date(2026, 1, 1)))]},
+             {}]
+    direct = [STORE.create(conn, d, municipality_code=101, actor="t", lifecycle="Importeret").uuid for d in datas]
+    deferred = DeferredCreates(conn, limit=2)
+    queued = [STORE.create(deferred, d, municipality_code=101, actor="t", lifecycle="Importeret").uuid
+              for d in datas]
+    # Two were sent when the queue reached its limit; the third is sent by the next statement.
+    assert conn.execute("SELECT count(*) AS n FROM bt_item WHERE uuid = ANY(%(u)s::uuid[])",
+                        {"u": queued}).fetchone()["n"] == 2
+    assert STORE.read(deferred, queued[2])["title"] is None
+    conn.commit()
+    for a, b in zip(direct, queued, strict=True):
+        assert _facts(conn, a) == _facts(conn, b)
+        assert STORE.read(conn, a, valid_at=D(date(2026, 4, 1))) | {"uuid": None} == \
+            STORE.read(conn, b, valid_at=D(date(2026, 4, 1))) | {"uuid": None}
+        def regs(u):
+            return [(r["no"], r["lifecycle"], r["actor"]) for r in STORE.registrations(conn, u)]
+
+        assert regs(a) == regs(b)
+    assert STORE.read(conn, queued[0], valid_at=D(date(2026, 4, 1)))["title"] == "B"
 
 
 def test_overlapping_values_in_one_write_are_refused(conn):

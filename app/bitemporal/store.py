@@ -134,6 +134,19 @@ _CREATE = sql.SQL(
     "  FROM o, jsonb_to_recordset(%(facts)s::jsonb) AS f(f text, k text, v jsonb, lo timestamptz, "
     "                                                     hi timestamptz)")
 
+# Many new objects of one type from one JSON array (app/bitemporal/deferred.py); one clock instant.
+_CREATE_MANY = sql.SQL(
+    "WITH s AS MATERIALIZED (SELECT * FROM jsonb_to_recordset(%(objs)s::jsonb) "
+    "                          AS s(u uuid, m smallint, l text, a text, n text, facts jsonb)), "
+    "     c AS MATERIALIZED (SELECT clock_timestamp() AS t), "
+    "     o AS (INSERT INTO {obj} (uuid, municipality_code, lifecycle, registration_no, created_at, updated_at) "
+    "           SELECT s.u, s.m, s.l, 1, c.t, c.t FROM s, c), "
+    "     g AS (INSERT INTO {reg} (uuid, no, period, lifecycle, actor, note) "
+    "           SELECT s.u, 1, tstzrange(c.t, NULL, '[)'), s.l, s.a, s.n FROM s, c) "
+    "INSERT INTO {fact} (uuid, field, key, value, valid, registration) "
+    "SELECT s.u, f.f, f.k, f.v, tstzrange(f.lo, f.hi, '[)'), tstzrange(c.t, NULL, '[)') "
+    "  FROM s, c, jsonb_to_recordset(s.facts) AS f(f text, k text, v jsonb, lo timestamptz, hi timestamptz)")
+
 
 class Store:
     """The operations on one object type."""
@@ -144,6 +157,7 @@ class Store:
         self.t_reg = sql.Identifier(f"{otype.name}_registration")
         self.t_fact = sql.Identifier(f"{otype.name}_fact")
         self._create_sql: str | None = None
+        self._create_many_sql: str | None = None
 
     # -- writes ---------------------------------------------------------------------------------------
 
@@ -157,11 +171,21 @@ class Store:
                   "hi": p.upper.isoformat() if p.upper else None}
                  for name, triples in self._merge({}, data).items() for (k, v), p in _coalesced(triples)]
         # The facts travel as one JSON document: much cheaper to send than arrays of ranges.
+        if hasattr(conn, "defer_create"):  # app/bitemporal/deferred.py: sent later, many at once
+            conn.defer_create(self, {"u": object_id, "m": municipality_code, "l": lifecycle, "a": actor,
+                                     "n": note, "facts": facts})
+            return WriteResult(object_id, 1, lifecycle, changed=True)
         if self._create_sql is None:  # composed once: quoting identifiers costs more than the insert's Python
             self._create_sql = _CREATE.format(obj=self.t_obj, reg=self.t_reg, fact=self.t_fact).as_string(conn)
         conn.execute(self._create_sql, {"u": object_id, "m": municipality_code, "l": lifecycle, "a": actor,
                                         "n": note, "facts": Jsonb(facts)})
         return WriteResult(object_id, 1, lifecycle, changed=True)
+
+    def create_many_sql(self, conn: psycopg.Connection) -> str:
+        if self._create_many_sql is None:
+            self._create_many_sql = _CREATE_MANY.format(obj=self.t_obj, reg=self.t_reg,
+                                                        fact=self.t_fact).as_string(conn)
+        return self._create_many_sql
 
     def import_(self, conn: psycopg.Connection, object_id: str, data: dict[str, Pieces], *,
                 municipality_code: int | None = None, actor: str | None = None,
