@@ -16,6 +16,7 @@ from flask import Flask
 import authz
 import authz.openapi
 import classification
+import indexes
 import organisation
 from app import api, db, errors, health, logs, metrics, migrate, search
 from app.config import load_config
@@ -25,7 +26,7 @@ from organisation import municipalities
 
 # Each feature package registers its blueprint, CLI, search index and
 # constraint rules in `init_app(app, api)`.
-FEATURES = (authz, municipalities, classification, organisation)
+FEATURES = (authz, municipalities, classification, organisation, indexes)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:

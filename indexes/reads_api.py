@@ -1,0 +1,226 @@
+"""Read routes of both index services: a party's overview, free-text search with facets, one record
+with its related records, and "changed since" for reconciliation.
+
+Every answer is limited in its query to the caller's municipality and to what the agreement's
+data constraints (and, for a system acting for a user, the user's privileges) allow: KLE subjects,
+org units with their subtrees, sensitivity up to a level, IT systems.  Lists, totals, facets and
+amount sums are computed over the allowed records only.  Parties' CPR numbers are shown only with
+see_cpr and names only with see_name; every person an answer is about is access-logged.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from flask import jsonify
+from flask.views import MethodView
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from app.api import problem_doc
+from app.db import get_conn
+from app.errors import Problem, field_error
+from app.paging import MAX_LIMIT, decode_cursor, encode_cursor
+from app.search import get_search
+from indexes import reads
+from indexes.api import SERVICES, Service, filters, municipality
+from indexes.identifiers import urn_problem
+from indexes.search import AMOUNTS
+from organisation.personal import visibility
+
+
+class _IndexWindow(Schema):
+    kinds = fields.List(fields.String(), metadata={"description": "Only these record kinds (default: all of "
+                                                                  "the service's)."})
+    from_ = fields.Date(data_key="from", metadata={"description": "Records dated on or after this day."})
+    to = fields.Date(metadata={"description": "Records dated before this day (exclusive)."})
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_LIMIT))
+    cursor = fields.String(validate=validate.Length(max=2000))
+
+    @validates_schema
+    def _order(self, data, **_kw):
+        if data.get("from_") and data.get("to") and data["to"] <= data["from_"]:
+            raise ValidationError({"to": ["Must be after `from` (the window is [from, to))."]})
+
+
+class IndexOverviewSchema(_IndexWindow):
+    party = fields.String(required=True, metadata={"description": "The party's URN, e.g. urn:oio:cpr-nr:0101011234."})
+    totals = fields.String(validate=validate.OneOf(["month", "year"]),
+                           metadata={"description": "Benefit index: add payment totals per month or year."})
+
+    @validates_schema
+    def _party(self, data, **_kw):
+        problem = urn_problem(data.get("party", ""))
+        if problem:
+            raise ValidationError({"party": [problem]})
+
+
+class IndexSearchSchema(_IndexWindow):
+    q = fields.String(validate=validate.Length(max=200), metadata={"description": "Words of the title, number "
+                                                                                "or description."})
+    kle = fields.String(validate=validate.Regexp(r"^\d\d(\.\d\d){0,2}(\.\*)?$"),
+                        metadata={"description": "A KLE subject and everything under it (27.35 or 27.35.*)."})
+    state = fields.String(validate=validate.OneOf(["Opstaaet", "Oplyst", "Afgjort", "Afsluttet"]))
+    sensitivity = fields.String()
+    unit = fields.UUID(metadata={"description": "Exactly this responsible unit."})
+    under = fields.UUID(metadata={"description": "This unit and every unit below it."})
+
+
+class IndexChangesArgs(Schema):
+    cursor = fields.String(validate=validate.Length(max=2000))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=MAX_LIMIT))
+
+
+def _kinds(svc: Service, asked: list[str] | None) -> list[str]:
+    allowed = list(svc.record_kinds)
+    for i, k in enumerate(asked or []):
+        if k not in allowed:
+            raise Problem(422, "validation_failed", f"{k} is not a kind of this service.",
+                          errors=[field_error("json", f"kinds.{i}", f"One of {', '.join(allowed)}.")])
+    return list(asked or allowed)
+
+
+def _after(cursor: str | None, n: int) -> list | None:
+    return decode_cursor(cursor, n)
+
+
+def _page(result: dict, limit: int, parties: reads.Parties) -> dict[str, Any]:
+    hits = result["hits"]["hits"]
+    items = []
+    for hit in hits[:limit]:
+        s = dict(hit["_source"]["summary"])
+        s["parties"] = parties.shown(s.get("parties") or [])
+        items.append(s)
+    more = len(hits) > limit
+    return {"items": items, "total": result["hits"]["total"]["value"],
+            "next_cursor": encode_cursor(hits[limit - 1]["sort"]) if more else None}
+
+
+def _amounts(bucket: dict) -> dict[str, Any]:
+    return {name: f"{Decimal(int(bucket[name]['value'])) / 100:.2f}" for name in AMOUNTS}
+
+
+def _register(svc: Service) -> None:
+    blp, op = svc.blp, svc.code
+
+    @blp.route("/overview", endpoint=f"{op}_overview")
+    class Overview(MethodView):
+        @svc.read
+        @blp.arguments(IndexOverviewSchema)
+        @blp.response(200)
+        @blp.alt_response(422, **problem_doc("A bad URN, kind, window or cursor."))
+        def post(self, body):
+            """Everything about one party (citizen or company) that the caller may see, newest first.
+
+            Cursor-paged; `total` and the per-kind counts are over the allowed records only.  The
+            benefit index adds, with `totals`, the sums of the payments per month or year.  The party
+            is sent in the body, never in the URL, so CPR numbers stay out of logs of proxies.
+            """
+            kinds = _kinds(svc, body.get("kinds"))
+            args = {**body, "from": body.get("from_"), "after": _after(body.get("cursor"), 2)}
+            totals = body.get("totals") if op == "yi" else None
+            es = get_search().search("indeks", **reads.overview_body(municipality(), kinds, filters(), args,
+                                                                     totals=totals))
+            parties = reads.Parties(f"{op}.overview", visibility())
+            parties.about(body["party"])
+            page = _page(es, body["limit"], parties)
+            page["kinds"] = {b["key"]: b["doc_count"] for b in es["aggregations"]["kinds"]["buckets"]}
+            if totals:
+                pay = es["aggregations"]["payments"]
+                page["totals"] = {**_amounts(pay), "payments": pay["doc_count"], "per_period": [
+                    {"period": b["key_as_string"], "payments": b["doc_count"], **_amounts(b)}
+                    for b in pay["per_period"]["buckets"]]}
+            parties.record()
+            return jsonify(page)
+
+    @blp.route("/search", endpoint=f"{op}_search")
+    class Search(MethodView):
+        @svc.read
+        @blp.arguments(IndexSearchSchema)
+        @blp.response(200)
+        @blp.alt_response(422, **problem_doc("A bad filter or cursor."))
+        def post(self, body):
+            """Free-text search with facets (KLE main group, progress state, sensitivity, unit, year, kind).
+
+            Facets count allowed records only.  Cursor-paged by relevance, then newest first.
+            """
+            kinds = _kinds(svc, body.get("kinds"))
+            args = {**body, "from": body.get("from_"), "after": _after(body.get("cursor"), 3)}
+            es = get_search().search("indeks", **reads.search_body(municipality(), kinds, filters(), args))
+            parties = reads.Parties(f"{op}.search", visibility())
+            page = _page(es, body["limit"], parties)
+            page["facets"] = reads.facets(es["aggregations"])
+            parties.record()
+            return jsonify(page)
+
+    @blp.route("/changes", endpoint=f"{op}_changes")
+    class Changes(MethodView):
+        @svc.read
+        @blp.arguments(IndexChangesArgs, location="query")
+        @blp.response(200)
+        def get(self, args):
+            """Changed since: every record written after the cursor, for reconciliation.
+
+            In the order of the writing transactions; a page never skips a transaction that commits
+            late.  Removed records appear as {uuid, kind, removed: true}.  Keep `next_cursor` and ask
+            again later: an empty page still returns a cursor.
+            """
+            after = _after(args.get("cursor"), 2)
+            rows = reads.changes(get_conn(), municipality(), list(svc.record_kinds), filters(),
+                                 after=tuple(after) if after else None, limit=args["limit"])
+            parties = reads.Parties(f"{op}.changes", visibility())
+            items = [_detail(r, parties) if r["removed_at"] is None else
+                     {"uuid": r["uuid"], "kind": r["kind"], "removed": True, "changed_at": r["changed_at"].isoformat()}
+                     for r in rows]
+            cursor = encode_cursor([rows[-1]["xid"], rows[-1]["uuid"]]) if rows else args.get("cursor")
+            parties.record()
+            return jsonify({"items": items, "next_cursor": cursor})
+
+    for plural, kind in svc.kinds.items():
+        _record_route(svc, plural, kind)
+    del Overview, Search, Changes
+
+
+def _detail(row: dict, parties: reads.Parties) -> dict[str, Any]:
+    record = dict(row["record"])
+    record["parties"] = parties.shown(record.get("parties") or [])
+    return {"uuid": row["uuid"], "kind": row["kind"], "registration_no": row["registration_no"],
+            "changed_at": row["changed_at"].isoformat(), "removed": False, "record": record}
+
+
+RELATED = {"sag": ("documents", "dokument", "document", "case"),
+           "bevilling": ("payments", "effektuering", "payment", "grant"),
+           "dokument": ("cases", "sag", "case", "document")}
+
+
+def _record_route(svc: Service, plural: str, kind: str) -> None:
+    blp = svc.blp
+
+    @blp.route(f"/{plural}/<uuid:record_uuid>", endpoint=f"{svc.code}_{plural}_read")
+    class Read(MethodView):
+        @svc.read
+        @blp.response(200)
+        @blp.alt_response(404, **problem_doc("No such record, or not one the caller may see."))
+        def get(self, record_uuid):
+            """One record as last sent, with its related records (a case's documents, a grant's payments,
+            a document's cases) that the caller may see."""
+            conn, m, prv = get_conn(), municipality(), filters()
+            rows = reads.records(conn, m, [kind], prv, [str(record_uuid)])
+            if not rows:
+                raise Problem(404, "not_found", f"No {kind} {record_uuid} that this caller may see.")
+            parties = reads.Parties(f"{svc.code}.read", visibility())
+            out = _detail(rows[0], parties)
+            if kind in RELATED:
+                name, other, out_rel, back_rel = RELATED[kind]
+                if kind == "bevilling":  # payments name their grant; a grant does not list them
+                    out_rel = "none"
+                found = reads.related(conn, m, other, prv, str(record_uuid), out=out_rel, back=back_rel)
+                out[name] = [_detail(r, parties) for r in found]
+            parties.record()
+            return jsonify(out)
+
+    del Read
+
+
+for _svc in SERVICES:
+    _register(_svc)

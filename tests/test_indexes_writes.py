@@ -1,0 +1,149 @@
+"""Writes of the index services through the API: import, versions and order, remove, update, scrub,
+master system and municipality rules, bulk answers per line and the dry run."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.indexes_world import CPR_A, IndexWorld, index_world, stamp
+
+
+@pytest.fixture
+def iw(app) -> IndexWorld:
+    return index_world(app)
+
+
+def put(iw: IndexWorld, plural: str, rec: dict, token: str | None = None, service: str = "sdi"):
+    return iw.call("put", f"/api/v1/{service}/{plural}/{rec['uuid']}", token or iw.token("fag", service), json=rec)
+
+
+def get(iw: IndexWorld, plural: str, uuid: str, service: str = "sdi"):
+    return iw.call("get", f"/api/v1/{service}/{plural}/{uuid}", iw.token("fag", service))
+
+
+def test_import_is_idempotent_and_an_older_version_never_overwrites_a_newer(iw):
+    v1, v2 = iw.case("c1", minutes=1), iw.case("c1", minutes=2, title="Sag c1, rettet")
+    assert put(iw, "cases", v1).get_json()["status"] == "accepted"
+    assert put(iw, "cases", v1).get_json()["status"] == "unchanged"
+    r = put(iw, "cases", v2)
+    assert r.get_json() == {"uuid": v1["uuid"], "kind": "sag", "status": "accepted", "registration_no": 2}
+    assert put(iw, "cases", v1).get_json()["status"] == "stale"  # late delivery of the older version
+    assert get(iw, "cases", v1["uuid"]).get_json()["record"]["title"] == "Sag c1, rettet"
+    # Out of order from the start: the newer first, the older after.
+    w2, w1 = iw.case("c2", minutes=5, title="ny"), iw.case("c2", minutes=4, title="gammel")
+    assert put(iw, "cases", w2).get_json()["status"] == "accepted"
+    assert put(iw, "cases", w1).get_json()["status"] == "stale"
+    assert get(iw, "cases", w2["uuid"]).get_json()["record"]["title"] == "ny"
+
+
+def test_the_same_changed_at_with_other_content_is_a_conflict(iw):
+    put(iw, "cases", iw.case("c1", minutes=1))
+    r = put(iw, "cases", iw.case("c1", minutes=1, title="anderledes"))
+    assert r.status_code == 409 and r.get_json()["code"] == "version_conflict"
+
+
+def test_remove_deletes_the_data_and_a_late_older_import_stays_out(iw):
+    rec = iw.case("c1", minutes=1)
+    put(iw, "cases", rec)
+    token = iw.token("fag", "sdi")
+    r = iw.call("delete", f"/api/v1/sdi/cases/{rec['uuid']}", token, query_string={"changed_at": stamp(3)})
+    assert r.status_code == 200 and r.get_json()["status"] == "accepted"
+    assert get(iw, "cases", rec["uuid"]).status_code == 404
+    assert put(iw, "cases", iw.case("c1", minutes=2)).get_json()["status"] == "stale"
+    assert get(iw, "cases", rec["uuid"]).status_code == 404
+    rows = iw.w.sql("SELECT record FROM index_registration WHERE uuid = %(u)s", {"u": rec["uuid"]})
+    assert rows and all(row["record"] is None for row in rows)  # physically deleted, history of when kept
+    assert put(iw, "cases", iw.case("c1", minutes=4)).get_json()["status"] == "accepted"  # newer: back again
+    assert get(iw, "cases", rec["uuid"]).status_code == 200
+
+
+def test_only_the_master_system_writes_and_other_municipalities_uuids_are_taken(iw):
+    rec = iw.case("c1", master="other")
+    r = put(iw, "cases", rec)  # fag sends a record whose master is `other`
+    assert r.status_code == 403 and r.get_json()["code"] == "not_master_system"
+    put(iw, "cases", iw.case("c1"))
+    r = put(iw, "cases", iw.case("c1", master="other", minutes=9), token=iw.token("other", "sdi"))
+    assert r.status_code == 403
+    iw.system("fag", "sdi", municipality=101)
+    r = put(iw, "cases", iw.case("c1", minutes=9, responsible_unit=iw.org.ids["KB"]), token=iw.token("fag", "sdi", 101))
+    assert r.status_code == 409 and r.get_json()["code"] == "uuid_taken"
+
+
+def test_update_merges_fields_and_scrub_removes_optional_relations(iw):
+    case = iw.case("c1", related_cases=[iw.case("c9")["uuid"]])
+    put(iw, "cases", case)
+    token = iw.token("fag", "sdi")
+    r = iw.call("patch", f"/api/v1/sdi/cases/{case['uuid']}", token, json={"title": "Nyt navn", "changed_at": stamp(5)})
+    assert r.status_code == 200 and r.get_json()["registration_no"] == 2
+    record = get(iw, "cases", case["uuid"]).get_json()["record"]
+    assert record["title"] == "Nyt navn" and record["case_number"] == case["case_number"]
+    r = iw.call("post", f"/api/v1/sdi/cases/{case['uuid']}/scrub", token,
+                json={"fields": ["related_cases"], "changed_at": stamp(6)})
+    assert r.status_code == 200, r.get_json()
+    assert not get(iw, "cases", case["uuid"]).get_json()["record"].get("related_cases")
+    r = iw.call("post", f"/api/v1/sdi/cases/{case['uuid']}/scrub", token,
+                json={"fields": ["title"], "changed_at": stamp(7)})
+    assert r.status_code == 422 and r.get_json()["code"] == "not_scrubbable"
+    r = iw.call("patch", f"/api/v1/sdi/cases/{case['uuid']}", token, json={"primary_class": None,
+                                                                          "changed_at": stamp(8)})
+    assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "primary_class"
+
+
+def test_bulk_answers_every_line_and_keeps_the_good_ones(iw):
+    case = iw.case("good")
+    doc = iw.document("doc", case)
+    lines = [
+        {"kind": "sag", **case},
+        "{not json",
+        {"kind": "sag", **iw.case("badcpr", parties=[{"urn": "urn:oio:cpr-nr:3102801234", "role": "primaer"}])},
+        {"kind": "sag", **iw.case("badkle", primary_class="99.99.99")},
+        {"kind": "sag", **{k: v for k, v in iw.case("nounit").items() if k != "responsible_unit"}},
+        {"kind": "sag", **iw.case("master", master="other")},
+        {"kind": "sag", **iw.case("big", title="x" * 5000)},
+        {"kind": "dokument", **doc},
+        {"kind": "dokument", **{**iw.document("nocase", case), "cases": []}},
+        {"kind": "bevilling", **iw.grant("g")},
+    ]
+    r = iw.bulk("sdi", iw.token("fag", "sdi"), lines)
+    assert r.status_code == 200
+    body = r.get_json()
+    by_line = {rec["line"]: rec for rec in body["records"]}
+    assert [by_line[n]["status"] for n in range(1, 11)] == ["accepted", "rejected", "rejected", "rejected", "rejected",
+                                                           "rejected", "rejected", "accepted", "rejected", "rejected"]
+    fields = {n: [e["field"] for e in by_line[n]["errors"]] for n in by_line if by_line[n]["errors"]}
+    assert fields[2] == ["(line)"]
+    assert fields[3] == ["parties.0.urn"] and "date" in by_line[3]["errors"][0]["detail"]
+    assert fields[4] == ["primary_class"]
+    assert fields[5] == ["responsible_unit"]
+    assert fields[6] == ["master_system"]
+    assert fields[7] == ["title"]
+    assert fields[9] == ["cases"]
+    assert fields[10] == ["kind"]
+    assert (body["accepted"], body["rejected"]) == (2, 8)
+    assert get(iw, "cases", case["uuid"]).status_code == 200
+    assert get(iw, "documents", doc["uuid"]).status_code == 200
+
+
+def test_validate_answers_like_bulk_and_writes_nothing(iw):
+    lines = [{"kind": "sag", **iw.case("v1")}, {"kind": "sag", **iw.case("v2", primary_class="99.99")}]
+    r = iw.bulk("sdi", iw.token("fag", "sdi"), lines, path="validate")
+    assert [rec["status"] for rec in r.get_json()["records"]] == ["accepted", "rejected"]
+    assert get(iw, "cases", lines[0]["uuid"]).status_code == 404
+    assert iw.w.sql("SELECT count(*) AS n FROM index_object")[0]["n"] == 0
+
+
+def test_a_case_with_its_documents_and_a_grant_with_its_payments(iw):
+    case = iw.case("c1")
+    put(iw, "cases", case)
+    d1, d2 = iw.document("d1", case), iw.document("d2", case)
+    put(iw, "documents", d1)
+    put(iw, "documents", d2)
+    body = get(iw, "cases", case["uuid"]).get_json()
+    assert sorted(d["uuid"] for d in body["documents"]) == sorted([d1["uuid"], d2["uuid"]])
+    assert body["record"]["parties"][0]["urn"] == f"urn:oio:cpr-nr:{CPR_A}"
+    grant = iw.grant("g1")
+    assert put(iw, "grants", grant, service="yi").status_code == 200
+    for month in (1, 2):
+        assert put(iw, "payments", iw.payment(f"p{month}", grant, month), service="yi").status_code == 200
+    body = get(iw, "grants", grant["uuid"], service="yi").get_json()
+    assert len(body["payments"]) == 2
