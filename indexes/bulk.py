@@ -3,9 +3,9 @@
 One record per line: `{"kind": "sag", ...the record...}` imports (create or overwrite by UUID);
 `{"kind": "sag", "op": "remove", "uuid": ..., "changed_at": ...}` removes.  Every line gets its
 own answer: accepted, unchanged (the index already holds it), stale (the index holds something
-newer: nothing to do) or rejected with every problem found (the field's path and the rule).  Each
-line is written under its own savepoint, so a rejected line undoes only itself and a sender can
-resend just the rejected ones.
+newer: nothing to do) or rejected with every problem found (the field's path and the rule).  A
+rejected line writes nothing and the others are written, so a sender resends just the rejected
+ones.  Lines are written a batch at a time (indexes/service.py `apply`).
 
 `import_jsonl` (CLI, bench, demo) commits every `batch` lines; under a job name the position is
 stored with each batch (index_bulk_job), so a rerun of the same input goes on where it stopped.
@@ -15,15 +15,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import time
+import uuid as uuidlib
+from collections import deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
-from typing import Any
 
 import psycopg
 
 from indexes.records import KINDS
-from indexes.service import IndexWriteError, Outcome, Writer
+from indexes.references import References
+from indexes.service import IndexWriteError, Item, apply, load
 
 STATUSES = ("accepted", "unchanged", "stale", "rejected")
 
@@ -62,36 +66,30 @@ def _changed_at(obj: dict) -> datetime | list[dict]:
     return parsed
 
 
-def write_line(writer: Writer, text: str, *, allowed: tuple[str, ...] = KINDS) -> tuple[str | None, Outcome | list]:
-    """One line: (uuid or None, Outcome) or (uuid or None, problems).  Raises nothing for bad input."""
+def parse(text: str, allowed: tuple[str, ...] = KINDS) -> Item | list[dict]:
+    """One line as a write (Item), or its problems."""
     parsed = _parse(text)
     if isinstance(parsed, list):
-        return None, parsed
+        return parsed
     kind, op, obj = parsed
-    uuid = obj.get("uuid") if isinstance(obj.get("uuid"), str) else None
     if kind not in allowed:
-        return uuid, [_problem("kind", f"This service takes {', '.join(allowed)} records.")]
+        return [_problem("kind", f"This service takes {', '.join(allowed)} records.")]
+    if op == "remove":
+        extra = sorted(set(obj) - {"uuid", "changed_at"})
+        if extra:
+            return [_problem(extra[0], "A removal carries only uuid and changed_at.")]
+        changed_at = _changed_at(obj)
+        if isinstance(changed_at, list):
+            return changed_at
+        try:
+            return Item(kind, str(uuidlib.UUID(str(obj.get("uuid")))), changed_at, None, "remove")
+        except ValueError:
+            return [_problem("uuid", "Not a valid UUID.")]
     try:
-        if op == "remove":
-            if set(obj) - {"uuid", "changed_at"}:
-                return uuid, [_problem(sorted(set(obj) - {"uuid", "changed_at"})[0],
-                                       "A removal carries only uuid and changed_at.")]
-            changed_at = _changed_at(obj)
-            if isinstance(changed_at, list):
-                return uuid, changed_at
-            return uuid, writer.remove(kind, _uuid(obj.get("uuid")), changed_at)
-        return uuid, writer.import_(kind, obj)
+        record = load(kind, obj)
     except IndexWriteError as exc:
-        return uuid, exc.errors or [_problem("(record)", exc.detail)]
-
-
-def _uuid(value: Any) -> str:
-    import uuid as uuidlib
-
-    try:
-        return str(uuidlib.UUID(str(value)))
-    except ValueError:
-        raise IndexWriteError(422, "invalid_record", "uuid", "Not a valid UUID.") from None
+        return exc.errors
+    return Item(kind, record["uuid"], record["changed_at"], record)
 
 
 class Tally:
@@ -101,11 +99,7 @@ class Tally:
         self.counts = dict.fromkeys(STATUSES, 0)
         self.records: list[dict] = []
 
-    def add(self, line: int, uuid: str | None, result: Outcome | list) -> None:
-        if isinstance(result, Outcome):
-            status, errors, uuid = result.status, [], result.uuid
-        else:
-            status, errors = "rejected", result
+    def add(self, line: int, uuid: str | None, status: str, errors: list[dict]) -> None:
         self.counts[status] += 1
         self.records.append({"line": line, "uuid": uuid, "status": status, "errors": errors})
 
@@ -113,15 +107,59 @@ class Tally:
         return {**self.counts, "records": self.records}
 
 
-def run_in(conn: psycopg.Connection, writer: Writer, lines: Iterable[str], *, allowed: tuple[str, ...] = KINDS,
-           dry_run: bool = False) -> dict:
-    """Every line in the caller's transaction, each under a savepoint; `dry_run` rolls all back."""
-    tally = Tally()
+def _raw_uuid(text: str) -> str | None:
+    try:
+        obj = json.loads(text)
+    except ValueError:
+        return None
+    return obj.get("uuid") if isinstance(obj, dict) and isinstance(obj.get("uuid"), str) else None
+
+
+def parse_lines(lines: list[tuple[int, str]], allowed: tuple[str, ...] = KINDS) -> list[tuple]:
+    """(line number, text, Item or problems) of the non-blank lines."""
+    return [(n, text, parse(text, allowed)) for n, text in lines if text.strip()]
+
+
+def run_batch(conn: psycopg.Connection, municipality_code: int, system_id: str | None,
+              lines: list[tuple[int, str]], tally: Tally, *, allowed: tuple[str, ...] = KINDS,
+              refs: References | None = None, parsed: list[tuple] | None = None) -> None:
+    """Numbered lines in the caller's transaction, answered into `tally`.  Refused lines write
+    nothing; should the database refuse the batch as a whole, each line is written again under its
+    own savepoint so only the culprit fails.  `parsed`: parse_lines(lines), if done already."""
+    parsed = parse_lines(lines, allowed) if parsed is None else parsed
+    items = [p for _n, _t, p in parsed if isinstance(p, Item)]
+    if refs is None:
+        refs = References.named(conn, municipality_code, [i.record for i in items if i.record])
     try:
         with conn.transaction():
-            for n, text in enumerate(lines, 1):
-                if text.strip():
-                    _one(conn, writer, n, text, tally, allowed)
+            apply(conn, municipality_code, system_id, items, refs)
+    except (psycopg.errors.DataError, psycopg.errors.IntegrityError):
+        for item in items:
+            item.outcome = item.error = None
+            try:
+                with conn.transaction():
+                    apply(conn, municipality_code, system_id, [item], refs)
+            except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as exc:
+                item.outcome = None
+                item.error = IndexWriteError(422, "refused", "(record)",
+                                             f"Refused by the database: {exc.diag.message_primary}.")
+    for n, text, p in parsed:
+        if isinstance(p, list):
+            tally.add(n, _raw_uuid(text), "rejected", p)
+        elif p.error is not None:
+            tally.add(n, p.uuid, "rejected", p.error.errors or [_problem("(record)", p.error.detail)])
+        else:
+            tally.add(n, p.uuid, p.outcome.status, [])
+
+
+def run_in(conn: psycopg.Connection, municipality_code: int, system_id: str | None, lines: Iterable[str], *,
+           allowed: tuple[str, ...] = KINDS, dry_run: bool = False, batch: int = 1000) -> dict:
+    """Every line in the caller's transaction (the API's bulk and validate); `dry_run` rolls it all back."""
+    tally, numbered = Tally(), list(enumerate(lines, 1))
+    try:
+        with conn.transaction():
+            for i in range(0, len(numbered), batch):
+                run_batch(conn, municipality_code, system_id, numbered[i:i + batch], tally, allowed=allowed)
             if dry_run:
                 raise _DryRun
     except _DryRun:
@@ -129,39 +167,44 @@ def run_in(conn: psycopg.Connection, writer: Writer, lines: Iterable[str], *, al
     return tally.answer()
 
 
-def _one(conn, writer: Writer, n: int, text: str, tally: Tally, allowed: tuple[str, ...]) -> None:
-    result: tuple[str | None, Outcome | list] = (None, [])
-    try:
-        with conn.transaction():
-            result = write_line(writer, text, allowed=allowed)
-            if isinstance(result[1], list):
-                raise _DryRun  # undo whatever the rejected line wrote before it was refused
-    except _DryRun:
-        pass
-    except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as exc:  # rolled back to the savepoint
-        result = (result[0], [_problem("(record)", f"Refused by the database: {exc.diag.message_primary}.")])
-    tally.add(n, *result)
+def _parsed_batches(data: list[str], start: int, batch: int, workers: int):
+    """(first index, numbered lines, parsed) per batch, parsed `workers` batches ahead in other
+    processes: validating records is most of a load's Python work, and it overlaps the database's."""
+    chunks = [(i, list(enumerate(data[i:i + batch], i + 1))) for i in range(start, len(data), batch)]
+    if workers < 1 or len(chunks) < 3:
+        yield from ((i, numbered, parse_lines(numbered)) for i, numbered in chunks)
+        return
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        ahead: deque = deque()
+        for i, numbered in chunks:
+            ahead.append((i, numbered, pool.submit(parse_lines, numbered)))
+            if len(ahead) > workers:
+                first, lines_, future = ahead.popleft()
+                yield first, lines_, future.result()
+        while ahead:
+            first, lines_, future = ahead.popleft()
+            yield first, lines_, future.result()
 
 
 def import_jsonl(db, municipality_code: int, system_id: str | None, lines: Iterable[str], *,
-                 job: str | None = None, batch: int = 1000, progress: Callable[[dict], None] | None = None) -> dict:
-    """Load a JSON-lines input, committing every `batch` lines; resumable under a job name."""
+                 job: str | None = None, batch: int = 1000, progress: Callable[[dict], None] | None = None,
+                 workers: int = 1) -> dict:
+    """Load a JSON-lines input, committing every `batch` lines; resumable under a job name.
+    `workers` processes validate batches ahead of the writing (0: all in this process)."""
     data = [line.rstrip("\r\n") for line in lines]
     digest = hashlib.sha256(f"{municipality_code}:{system_id}\n".encode() + "\n".join(data).encode()).hexdigest()
     start = 0
-    if job:
-        with db.transaction() as conn:
+    with db.transaction() as conn:
+        refs = References.everything(conn, municipality_code)
+        if job:
             start = _job_start(conn, job, municipality_code, digest, len(data))
     counts = dict.fromkeys(STATUSES, 0)
     rejected: list[dict] = []
     began = time.monotonic()
-    for i in range(start, len(data), batch):
+    for i, numbered, parsed in _parsed_batches(data, start, batch, workers):
+        tally = Tally()
         with db.transaction() as conn:
-            writer = Writer(conn, municipality_code, system_id)
-            tally = Tally()
-            for n, text in enumerate(data[i:i + batch], i + 1):
-                if text.strip():
-                    _one(conn, writer, n, text, tally, KINDS)
+            run_batch(conn, municipality_code, system_id, numbered, tally, refs=refs, parsed=parsed)
             if job:
                 _job_save(conn, job, municipality_code, i + batch, tally.counts, i + batch >= len(data))
         for k in STATUSES:

@@ -15,6 +15,7 @@ can merge a patch into a stored record and load it again.  Errors name the exact
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Callable
@@ -46,9 +47,6 @@ CENT = Decimal("0.01")
 STATES = ("Opstaaet", "Oplyst", "Afgjort", "Afsluttet")
 DOCUMENT_TYPES = ("indgaaende", "udgaaende", "intern", "dagsorden", "notat", "faktura", "rapport", "andet")
 DOCUMENT_RELATIONS = ("svar", "bilag", "ny_revision")
-# Optional list-valued relations a sender may clear with "scrub" (each becomes []).
-SCRUBBABLE = {"sag": ("parties", "case_workers", "other_classes", "related_cases", "documents", "access_list"),
-              "dokument": ("parties", "related_documents"), "bevilling": (), "effektuering": ()}
 
 _KLE = re.compile(r"^[0-9]{2}(\.[0-9]{2}){0,2}$")
 _FACET = re.compile(r"^[A-Z][0-9]{2}$")
@@ -419,6 +417,21 @@ def to_document(value: Any) -> Any:
     if isinstance(value, Decimal):
         return format(value.quantize(CENT), "f")
     return value
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return _iso(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return format(value.quantize(CENT), "f")
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+def document_json(record: dict) -> str:
+    """`to_document(record)` as JSON text, without building the intermediate dict (bulk loads)."""
+    return json.dumps(record, default=_json_default, ensure_ascii=False, separators=(",", ":"))
 
 
 def party_urns(record: dict) -> list[str]:

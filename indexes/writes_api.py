@@ -15,8 +15,9 @@ from marshmallow import Schema, fields, validate
 from app.api import problem_doc
 from app.db import get_conn
 from app.errors import Problem, field_error
+from authz.policy import current
 from indexes import bulk
-from indexes.api import SERVICES, Service, problem, writer
+from indexes.api import SERVICES, Service, municipality, problem, writer
 from indexes.service import IndexWriteError
 
 BULK_TYPES = ("application/x-ndjson", "application/jsonl")
@@ -133,8 +134,7 @@ def _register(svc: Service) -> None:
             field path) undoes only itself, so a sender resends just the rejected ones.  Accepted
             lines are searchable once the indexer has delivered them (usually within a second).
             """
-            conn = get_conn()
-            return bulk.run_in(conn, writer(conn), _lines(), allowed=svc.record_kinds)
+            return bulk.run_in(get_conn(), municipality(), current().system_id, _lines(), allowed=svc.record_kinds)
 
     @blp.route("/validate", endpoint=f"{svc.code}_validate")
     class Validate(MethodView):
@@ -149,8 +149,8 @@ def _register(svc: Service) -> None:
             Checks everything a real write checks (the record's rules, KLE codes, units, the master
             system, versions against what the index holds) and rolls it all back.
             """
-            conn = get_conn()
-            return bulk.run_in(conn, writer(conn), _lines(), allowed=svc.record_kinds, dry_run=True)
+            return bulk.run_in(get_conn(), municipality(), current().system_id, _lines(), allowed=svc.record_kinds,
+                               dry_run=True)
 
     del Bulk, Validate
 
