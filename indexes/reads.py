@@ -174,18 +174,17 @@ class Parties:
         self.operation, self.vis, self.persons = operation, vis, []
 
     def shown(self, parties: list[dict]) -> list[dict]:
+        """The parties of one returned record as the caller may see them.  Every citizen party is
+        logged, shown or not: the record returned is data about them either way."""
         out = []
         for p in parties:
-            urn, omitted = p.get("urn"), []
-            if urn and urn.startswith(CPR_PREFIX) and not self.vis.cpr:
-                urn, omitted = None, ["urn"]
-            name = p.get("name")
-            if name and not self.vis.name:
-                name, omitted = None, [*omitted, "name"]
+            urn, name, omitted = p.get("urn"), p.get("name"), []
             if urn and urn.startswith(CPR_PREFIX):
                 self.persons.append(urn)
-            elif name and p.get("urn", "").startswith(CPR_PREFIX):
-                self.persons.append(p["urn"])  # logged by the CPR number even when it is not shown
+                if not self.vis.cpr:
+                    urn, omitted = None, ["urn"]
+            if name and not self.vis.name:
+                name, omitted = None, [*omitted, "name"]
             out.append({"urn": urn, "role": p.get("role"), "name": name, "omitted": omitted})
         return out
 
