@@ -14,7 +14,9 @@ resumed by the next run (the same records, the same job), a finished one is
 never loaded again, and a municipality that already has units of its own gets
 none.  Its KLE tasks need KLE subjects: if the database has none, a small
 synthetic KLE subject plan is imported first.  `--organisation-size` (or
-STS_DEMO_ORGANISATION_SIZE) picks the size; `none` skips it.
+STS_DEMO_ORGANISATION_SIZE) picks the size; `none` skips it.  Then a few
+hundred synthetic citizens' cases, documents, grants and payments go into the
+indexes (indexes/demo.py), once.
 """
 
 from __future__ import annotations
@@ -181,3 +183,13 @@ def load_command(organisation_size: str) -> None:
     click.echo(f"klassifikation seed: {seeded.created} created, {seeded.changed} changed, "
                f"{seeded.unchanged} unchanged")
     click.echo(_load_organisation(organisation_size))
+    click.echo(_load_indexes())
+
+
+def _load_indexes() -> str:
+    from indexes.demo import load_demo
+
+    with get_db().transaction() as conn:
+        system_id = conn.execute("SELECT id::text AS id FROM it_system WHERE client_id = %(c)s",
+                                 {"c": DEMO_SYSTEM["client_id"]}).fetchone()["id"]
+    return load_demo(get_db(), DEMO_MUNICIPALITY, system_id)

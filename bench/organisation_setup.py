@@ -7,15 +7,7 @@ from datetime import date
 
 from app.bitemporal.periods import copenhagen_today
 from bench.scratch import log
-from classification.model import KLE_EMNEPLAN
-
-_VALID_THROUGHOUT = """
-    SELECT DISTINCT c.value #>> '{}' AS code FROM klasse_fact c
-      JOIN klasse_fact f ON f.uuid = c.uuid AND f.field = 'facet' AND f.value #>> '{}' = %(facet)s
-                        AND upper_inf(f.registration)
-     WHERE c.field = 'user_key' AND upper_inf(c.registration) AND c.valid @> tstzrange(%(since)s, NULL)
-     ORDER BY 1
-"""
+from indexes.demo import kle_codes_since
 
 
 def load_organisation(app, municipality_code: int, *, units: int, users: int, seed: int = 0,
@@ -38,7 +30,7 @@ def load_organisation(app, municipality_code: int, *, units: int, users: int, se
     if result["rejected"]:
         raise RuntimeError(f"the synthetic organisation was refused: {result['rejected'][:2]}")
     with db.transaction() as conn:
-        codes = [r["code"] for r in conn.execute(_VALID_THROUGHOUT, {"facet": KLE_EMNEPLAN, "since": since})]
+        codes = kle_codes_since(conn, since)
         unit_ids = [r["uuid"] for r in conn.execute(
             "SELECT uuid::text AS uuid FROM enhed WHERE municipality_code = %(m)s AND lifecycle <> 'Slettet' "
             "ORDER BY uuid", {"m": municipality_code})]

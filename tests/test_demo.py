@@ -15,6 +15,8 @@ def test_demo_credentials_work_and_loading_twice_adds_nothing(app):
     second = runner.invoke(args=["demo", "load", "--organisation-size", "small"])
     assert "access-control demo objects added: 0" in second.output
     assert "organisation 751: already loaded" in second.output
+    assert "indexes: " in first.output and " 0 rejected" in first.output.split("indexes: ")[1]
+    assert "indexes: municipality 751 already has records" in second.output
     client = app.test_client()
     r = client.post("/api/v1/auth/token", headers={"Authorization": basic_auth_header(
         DEMO_SYSTEM["client_id"], DEMO_SYSTEM["client_secret"])},
@@ -30,6 +32,11 @@ def test_demo_credentials_work_and_loading_twice_adds_nothing(app):
         data={"grant_type": "client_credentials", "municipality": "55133018", "audience": "organisation"})
     hierarchy = client.get("/api/v1/organisation/hierarchy", headers=bearer(r.get_json()["access_token"]))
     assert hierarchy.status_code == 200 and len(hierarchy.get_json()["items"]) == 20
+    r = client.post("/api/v1/auth/token", headers={"Authorization": basic_auth_header(
+        DEMO_SYSTEM["client_id"], DEMO_SYSTEM["client_secret"])},
+        data={"grant_type": "client_credentials", "municipality": "55133018", "audience": "sdi"})
+    changes = client.get("/api/v1/sdi/changes?limit=5", headers=bearer(r.get_json()["access_token"]))
+    assert changes.status_code == 200 and len(changes.get_json()["items"]) == 5
 
 
 def test_demo_organisation_can_be_left_out_and_is_not_loaded_over_an_existing_one(app):
