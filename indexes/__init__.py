@@ -14,10 +14,14 @@ def init_app(app, api) -> None:
     # These modules add their routes to the blueprints when imported.
     from indexes import reads_api, writes_api  # noqa: F401
     from indexes.api import SERVICES
+    from indexes.batch_sql import repath
     from indexes.cli import indexes_cli
     from indexes.search import SPEC
+    from organisation.unit_paths import MOVE_LISTENERS
 
     register_index(SPEC)
+    if repath not in MOVE_LISTENERS:
+        MOVE_LISTENERS.append(repath)
     for svc in SERVICES:
         api.register_blueprint(svc.blp, url_prefix=f"/api/v1/{svc.code}")
     app.cli.add_command(indexes_cli)

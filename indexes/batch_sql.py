@@ -9,6 +9,7 @@ than of one round trip per record.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import psycopg
@@ -54,6 +55,24 @@ _CLOSE = """
      WHERE uuid = ANY(%(u)s::uuid[]) AND upper_inf(registered)
 """
 _FORGET = "UPDATE index_registration SET record = NULL WHERE uuid = ANY(%(u)s::uuid[]) AND record IS NOT NULL"
+
+
+_REPATH = """
+    UPDATE index_object o SET unit_path = string_to_array(p.path, ',')::uuid[], changed_xid = pg_current_xact_id()
+      FROM unnest(%(units)s::uuid[], %(paths)s::text[]) AS p(unit, path)
+     WHERE o.unit = p.unit AND o.removed_at IS NULL AND o.unit_path <> string_to_array(p.path, ',')::uuid[]
+"""
+
+
+def repath(conn: psycopg.Connection, units: list[str]) -> None:
+    """After a move in the organisation: the moved units' records get their new unit paths (and
+    so their new place under the org-unit constraints), in the moving transaction; the outbox
+    trigger re-queues them for search."""
+    from organisation.unit_paths import paths_at
+
+    now = datetime.now(UTC)
+    paths = paths_at(conn, [(u, now) for u in units])
+    conn.execute(_REPATH, {"units": units, "paths": [",".join(p) for p in paths]})
 
 
 def lock(conn: psycopg.Connection, uuids: list[str]) -> dict[str, dict]:

@@ -44,7 +44,7 @@ with its path at its nearest existence instant (search.py explains which).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 import psycopg
@@ -156,6 +156,11 @@ def paths_at(conn: psycopg.Connection, pairs: Sequence[tuple[str, datetime]]) ->
     return [by_n[n] for n in range(1, len(pairs) + 1)]
 
 
+# Called with (conn, the moved subtree's units) after a move, by other packages that keep unit paths of
+# their own (the indexes: indexes/__init__.py).
+MOVE_LISTENERS: list[Callable[[psycopg.Connection, list[str]], None]] = []
+
+
 def queue_moved_unit(conn: psycopg.Connection, unit: str) -> bool:
     """If the unit's parent changed in this transaction, queue its current subtree and the users
     employed in it for re-indexing (their indexed unit paths change).  Returns whether it did.
@@ -168,4 +173,6 @@ def queue_moved_unit(conn: psycopg.Connection, unit: str) -> bool:
     units = subtree_units(conn, unit)
     conn.execute(_TOUCH_UNITS, {"units": [u for u in units if u != str(unit)]})
     conn.execute(_TOUCH_USERS_OF_UNITS, {"units": units})
+    for listener in MOVE_LISTENERS:
+        listener(conn, units)
     return True

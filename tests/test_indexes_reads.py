@@ -146,3 +146,18 @@ def test_changes_lists_writes_in_transaction_order_and_never_skips_a_late_commit
     gone = changes(later["next_cursor"])["items"]
     assert [(i["uuid"], i["removed"]) for i in gone] == [(iw.records["c3"]["uuid"], True)]
     assert "record" not in gone[0]
+
+
+def test_a_unit_moved_in_the_organisation_takes_its_records_along_under_the_constraints(app, iw, deliver):
+    f_tree = iw.system("f_tree", "sdi", roles=("read",), org_units=[{"uuid": iw.org.ids["F"], "subtree": True}])
+    b_tree = iw.system("b_tree", "sdi", roles=("read",), org_units=[{"uuid": iw.org.ids["B"], "subtree": True}])
+    case = iw.records["c1"]["uuid"]
+    assert iw.call("get", f"/api/v1/sdi/cases/{case}", f_tree).status_code == 200
+    assert overview(iw, b_tree)["total"] == 0
+    iw.org.move("A", "B")  # the cases' unit A moves from F to B
+    deliver()
+    assert iw.call("get", f"/api/v1/sdi/cases/{case}", f_tree).status_code == 404
+    assert iw.call("get", f"/api/v1/sdi/cases/{case}", b_tree).status_code == 200
+    # The documents have no unit of their own: under an org-unit constraint they are not shown (fail closed).
+    assert overview(iw, b_tree)["kinds"] == {"sag": 2}
+    assert overview(iw, f_tree)["total"] == 0
