@@ -50,9 +50,12 @@ _REMOVE = """
       FROM jsonb_to_recordset(%(rows)s) AS x(uuid uuid, changed_at timestamptz, no integer)
      WHERE o.uuid = x.uuid
 """
+# The current registration's record is the object's (not stored twice); when it is superseded, it keeps
+# a copy.  (A removal then forgets every copy: _FORGET.)
 _CLOSE = """
-    UPDATE index_registration SET registered = tstzrange(lower(registered), %(t)s, '[)')
-     WHERE uuid = ANY(%(u)s::uuid[]) AND upper_inf(registered)
+    UPDATE index_registration r SET registered = tstzrange(lower(r.registered), %(t)s, '[)'), record = o.record
+      FROM index_object o
+     WHERE r.uuid = ANY(%(u)s::uuid[]) AND upper_inf(r.registered) AND o.uuid = r.uuid
 """
 _FORGET = "UPDATE index_registration SET record = NULL WHERE uuid = ANY(%(u)s::uuid[]) AND record IS NOT NULL"
 
@@ -138,7 +141,7 @@ def write(conn: psycopg.Connection, municipality_code: int, system_id: str | Non
                       "FROM STDIN") as copy:
             for item in plan["new"] + plan["update"] + plan["remove"]:
                 copy.write_row((item.uuid, item.outcome.registration_no, registered, item.changed_at,
-                                item.operation, system_id, item.document if item.record else None))
+                                item.operation, system_id, None))
         relations = [r for item in plan["new"] + plan["update"] for r in _relations(item)]
         if relations:
             with cur.copy("COPY index_relation (from_uuid, relation, to_uuid) FROM STDIN") as copy:

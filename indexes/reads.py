@@ -141,6 +141,20 @@ def related(conn: psycopg.Connection, municipality_code: int, kind: str, privile
                                 **params}).fetchall()
 
 
+_REGISTRATIONS = """
+    SELECT g.no, lower(g.registered) AS registered_from, upper(g.registered) AS registered_to, g.changed_at,
+           g.operation, g.system_id::text AS system_id,
+           CASE WHEN upper_inf(g.registered) THEN o.record ELSE g.record END AS record
+      FROM index_registration g JOIN index_object o ON o.uuid = g.uuid
+     WHERE g.uuid = %(u)s ORDER BY g.no
+"""
+
+
+def registrations(conn: psycopg.Connection, uuid: str) -> list[dict]:
+    """When the index learned what about one record (call after `records` has shown it is visible)."""
+    return conn.execute(_REGISTRATIONS, {"u": uuid}).fetchall()
+
+
 _CHANGES = """
     SELECT o.uuid::text AS uuid, o.kind, o.changed_at, o.removed_at, o.registration_no, o.changed_xid::text AS xid,
            CASE WHEN o.removed_at IS NULL THEN o.record END AS record

@@ -219,7 +219,30 @@ def _record_route(svc: Service, plural: str, kind: str) -> None:
             parties.record()
             return jsonify(out)
 
-    del Read
+    @blp.route(f"/{plural}/<uuid:record_uuid>/registrations", endpoint=f"{svc.code}_{plural}_registrations")
+    class Registrations(MethodView):
+        @svc.read
+        @blp.response(200)
+        @blp.alt_response(404, **problem_doc("No such record, or not one the caller may see."))
+        def get(self, record_uuid):
+            """The record's registration history: every version the index accepted, when, from which
+            system and by which operation, oldest first (the data of removed records is gone)."""
+            conn, uuid = get_conn(), str(record_uuid)
+            if not reads.records(conn, municipality(), [kind], filters(), [uuid]):
+                raise Problem(404, "not_found", f"No {kind} {record_uuid} that this caller may see.")
+            parties = reads.Parties(f"{svc.code}.registrations", visibility())
+            items = []
+            for r in reads.registrations(conn, uuid):
+                record = dict(r["record"]) if r["record"] else None
+                if record:
+                    record["parties"] = parties.shown(record.get("parties") or [])
+                items.append({**r, "registered_from": r["registered_from"].isoformat(),
+                              "registered_to": r["registered_to"].isoformat() if r["registered_to"] else None,
+                              "changed_at": r["changed_at"].isoformat(), "record": record})
+            parties.record()
+            return jsonify({"uuid": uuid, "kind": kind, "items": items})
+
+    del Read, Registrations
 
 
 for _svc in SERVICES:

@@ -8,7 +8,9 @@
 --
 -- index_registration is the registration history: when the index learned
 -- what (one row per accepted write, registration periods closed by the next).
--- A removal deletes the record data of every registration too.
+-- The current registration's record is index_object.record; a registration
+-- keeps its own copy once it is superseded.  A removal deletes the record data
+-- of every registration too.
 --
 -- changed_xid is the writing transaction's id: "changed since" pages by it and
 -- only returns rows of transactions older than every one still running, so a

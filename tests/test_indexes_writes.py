@@ -36,6 +36,19 @@ def test_import_is_idempotent_and_an_older_version_never_overwrites_a_newer(iw):
     assert get(iw, "cases", w2["uuid"]).get_json()["record"]["title"] == "ny"
 
 
+def test_the_registration_history_says_when_the_index_learned_what(iw):
+    rec = iw.case("c1", minutes=1)
+    put(iw, "cases", rec)
+    put(iw, "cases", iw.case("c1", minutes=2, title="Anden titel"))
+    put(iw, "cases", iw.case("c1", minutes=3, title="Tredje titel"))
+    r = iw.call("get", f"/api/v1/sdi/cases/{rec['uuid']}/registrations", iw.token("fag", "sdi"))
+    items = r.get_json()["items"]
+    assert [(i["no"], i["record"]["title"], i["operation"]) for i in items] == [
+        (1, "Sag c1", "import"), (2, "Anden titel", "import"), (3, "Tredje titel", "import")]
+    assert items[0]["registered_to"] == items[1]["registered_from"] and items[2]["registered_to"] is None
+    assert items[0]["system_id"] == iw.ids["fag"]
+
+
 def test_the_same_changed_at_with_other_content_is_a_conflict(iw):
     put(iw, "cases", iw.case("c1", minutes=1))
     r = put(iw, "cases", iw.case("c1", minutes=1, title="anderledes"))
