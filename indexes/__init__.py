@@ -9,6 +9,7 @@ derived index for the overviews and search (indexes/search.py), fed by the outbo
 
 def init_app(app, api) -> None:
     """Both services' routes, the search index and the CLI."""
+    from app.db import register_constraint
     from app.search import register_index
 
     # These modules add their routes to the blueprints when imported.
@@ -20,6 +21,10 @@ def init_app(app, api) -> None:
     from organisation.unit_paths import MOVE_LISTENERS
 
     register_index(SPEC)
+    register_constraint("index_object_pkey", code="concurrent_write", field="uuid",
+                        detail="Another write of this UUID committed first; send the record again.")
+    register_constraint("index_object_case_number", code="case_number_taken", field="case_number",
+                        detail="Another case of this municipality has this case number.")
     if repath not in MOVE_LISTENERS:
         MOVE_LISTENERS.append(repath)
     for svc in SERVICES:

@@ -101,6 +101,7 @@ def _relations(item: Item) -> list[tuple[str, str, str]]:
         for target in value if isinstance(value, list) else [value] if value else []:
             out.append((item.uuid, relation, str(target)))
     out += [(item.uuid, f"document_{d['relation']}", str(d["uuid"])) for d in r.get("related_documents") or []]
+    out += [(item.uuid, "grant", str(line["grant"])) for line in r.get("lines") or []]  # a payment's grants
     return list(dict.fromkeys(out))
 
 

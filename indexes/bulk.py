@@ -25,6 +25,7 @@ from datetime import datetime
 
 import psycopg
 
+from app.db import constraint_rule
 from indexes.records import KINDS
 from indexes.references import References
 from indexes.service import IndexWriteError, Item, apply, load
@@ -99,9 +100,12 @@ class Tally:
         self.counts = dict.fromkeys(STATUSES, 0)
         self.records: list[dict] = []
 
-    def add(self, line: int, uuid: str | None, status: str, errors: list[dict]) -> None:
+    def add(self, line: int, uuid: str | None, status: str, errors: list[dict], code: str | None = None) -> None:
         self.counts[status] += 1
-        self.records.append({"line": line, "uuid": uuid, "status": status, "errors": errors})
+        entry = {"line": line, "uuid": uuid, "status": status, "errors": errors}
+        if status == "rejected":
+            entry["code"] = code or "invalid_record"
+        self.records.append(entry)
 
     def answer(self) -> dict:
         return {**self.counts, "records": self.records}
@@ -141,13 +145,15 @@ def run_batch(conn: psycopg.Connection, municipality_code: int, system_id: str |
                     apply(conn, municipality_code, system_id, [item], refs)
             except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as exc:
                 item.outcome = None
-                item.error = IndexWriteError(422, "refused", "(record)",
-                                             f"Refused by the database: {exc.diag.message_primary}.")
+                rule = constraint_rule(exc)
+                item.error = (IndexWriteError(rule.status, rule.code, rule.field, rule.detail) if rule else
+                              IndexWriteError(422, "refused", "(record)",
+                                              f"Refused by the database: {exc.diag.message_primary}."))
     for n, text, p in parsed:
         if isinstance(p, list):
             tally.add(n, _raw_uuid(text), "rejected", p)
         elif p.error is not None:
-            tally.add(n, p.uuid, "rejected", p.error.errors or [_problem("(record)", p.error.detail)])
+            tally.add(n, p.uuid, "rejected", p.error.errors or [_problem("(record)", p.error.detail)], p.error.code)
         else:
             tally.add(n, p.uuid, p.outcome.status, [])
 

@@ -25,6 +25,7 @@ from organisation.personal import Visibility
 FIELDS = {"kle": "kle", "unit": "unit", "unit_path": "unit_path", "sensitivity": "sensitivity",
           "it_system": "master_system"}
 CPR_PREFIX = "urn:oio:cpr-nr:"
+COMPANY_PREFIXES = ("urn:oio:cvr-nr:", "urn:oio:p-nr:")
 FACETS = {"kle_main": {"terms": {"field": "kle_main", "size": 100}},
           "state": {"terms": {"field": "state", "size": 10}},
           "sensitivity": {"terms": {"field": "sensitivity", "size": 4}},
@@ -197,7 +198,8 @@ class Parties:
                 self.persons.append(urn)
                 if not self.vis.cpr:
                     urn, omitted = None, ["urn"]
-            if name and not self.vis.name:
+            # Companies' names (CVR, P-number) are not personal data; any other party may be a person.
+            if name and not self.vis.name and not (urn or p.get("urn") or "").startswith(COMPANY_PREFIXES):
                 name, omitted = None, [*omitted, "name"]
             out.append({"urn": urn, "role": p.get("role"), "name": name, "omitted": omitted})
         return out

@@ -10,21 +10,25 @@ see_cpr and names only with see_name; every person an answer is about is access-
 
 from __future__ import annotations
 
+import uuid as uuidlib
 from decimal import Decimal
 from typing import Any
 
 from flask import jsonify
 from flask.views import MethodView
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from app.api import problem_doc
 from app.db import get_conn
 from app.errors import Problem, field_error
 from app.paging import MAX_LIMIT, decode_cursor, encode_cursor
 from app.search import get_search
-from indexes import reads
+from authz.catalogue import Sensitivity
+from authz.constraints import allows
+from indexes import reads, records
 from indexes.api import SERVICES, Service, filters, municipality
-from indexes.identifiers import urn_problem
+from indexes.identifiers import normalise_urn, urn_problem
+from indexes.references import References
 from indexes.search import AMOUNTS
 from organisation.personal import visibility
 
@@ -54,6 +58,11 @@ class IndexOverviewSchema(_IndexWindow):
         if problem:
             raise ValidationError({"party": [problem]})
 
+    @post_load
+    def _normalise(self, data, **_kw):
+        data["party"] = normalise_urn(data["party"])  # the one spelling records are indexed under
+        return data
+
 
 class IndexSearchSchema(_IndexWindow):
     q = fields.String(validate=validate.Length(max=200), metadata={"description": "Words of the title, number "
@@ -61,7 +70,7 @@ class IndexSearchSchema(_IndexWindow):
     kle = fields.String(validate=validate.Regexp(r"^\d\d(\.\d\d){0,2}(\.\*)?$"),
                         metadata={"description": "A KLE subject and everything under it (27.35 or 27.35.*)."})
     state = fields.String(validate=validate.OneOf(["Opstaaet", "Oplyst", "Afgjort", "Afsluttet"]))
-    sensitivity = fields.String()
+    sensitivity = fields.String(validate=validate.OneOf([s.value for s in Sensitivity]))
     unit = fields.UUID(metadata={"description": "Exactly this responsible unit."})
     under = fields.UUID(metadata={"description": "This unit and every unit below it."})
 
@@ -163,9 +172,15 @@ def _register(svc: Service) -> None:
 
             In the order of the writing transactions; a page never skips a transaction that commits
             late.  Removed records appear as {uuid, kind, removed: true}.  Keep `next_cursor` and ask
-            again later: an empty page still returns a cursor.
+            again later; an empty page returns the cursor it was given (null: start from the beginning).
+            Writes show here once every transaction older than them on the database server has ended.
             """
             after = _after(args.get("cursor"), 2)
+            if after is not None and not (isinstance(after[0], str) and after[0].isdigit()
+                                          and isinstance(after[1], str) and _is_uuid(after[1])):
+                raise Problem(400, "invalid_cursor", "The cursor is not one this service issued; start again "
+                                                     "without it.", errors=[field_error("query", "cursor",
+                                                                                        "Not a valid cursor.")])
             rows = reads.changes(get_conn(), municipality(), list(svc.record_kinds), filters(),
                                  after=tuple(after) if after else None, limit=args["limit"])
             parties = reads.Parties(f"{op}.changes", visibility())
@@ -179,6 +194,22 @@ def _register(svc: Service) -> None:
     for plural, kind in svc.kinds.items():
         _record_route(svc, plural, kind)
     del Overview, Search, Changes
+
+
+def _allowed(kind: str, record: dict, refs: References) -> bool:
+    """An earlier version of a record judged by the caller's constraints as if it were current."""
+    unit = records.unit_of(record)
+    case = {"kle": record.get("primary_class"), "unit": unit, "unit_path": refs.path(unit),
+            "sensitivity": record.get("sensitivity"), "it_system": record.get("master_system")}
+    return all(allows(privileges, case) for privileges in filters())
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuidlib.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _detail(row: dict, parties: reads.Parties) -> dict[str, Any]:
@@ -226,19 +257,27 @@ def _record_route(svc: Service, plural: str, kind: str) -> None:
         @blp.alt_response(404, **problem_doc("No such record, or not one the caller may see."))
         def get(self, record_uuid):
             """The record's registration history: every version the index accepted, when, from which
-            system and by which operation, oldest first (the data of removed records is gone)."""
+            system and by which operation, oldest first (the data of removed records is gone).
+
+            A version the caller's constraints would not allow today (another unit, a higher
+            sensitivity, another KLE subject) is listed without its record (`omitted: true`).
+            """
             conn, uuid = get_conn(), str(record_uuid)
             if not reads.records(conn, municipality(), [kind], filters(), [uuid]):
                 raise Problem(404, "not_found", f"No {kind} {record_uuid} that this caller may see.")
             parties = reads.Parties(f"{svc.code}.registrations", visibility())
+            rows = reads.registrations(conn, uuid)
+            refs = References.named(conn, municipality(), [r["record"] for r in rows if r["record"]])
             items = []
-            for r in reads.registrations(conn, uuid):
+            for r in rows:
                 record = dict(r["record"]) if r["record"] else None
-                if record:
+                hidden = record is not None and not _allowed(kind, record, refs)
+                if record and not hidden:
                     record["parties"] = parties.shown(record.get("parties") or [])
                 items.append({**r, "registered_from": r["registered_from"].isoformat(),
                               "registered_to": r["registered_to"].isoformat() if r["registered_to"] else None,
-                              "changed_at": r["changed_at"].isoformat(), "record": record})
+                              "changed_at": r["changed_at"].isoformat(), "record": None if hidden else record,
+                              "omitted": hidden})
             parties.record()
             return jsonify({"uuid": uuid, "kind": kind, "items": items})
 

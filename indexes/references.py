@@ -19,6 +19,8 @@ from indexes import records as rec
 from organisation.unit_paths import paths_at, unit_paths
 
 INACTIVE = ["Passiveret", "Slettet"]
+# A passivated unit (closed, no longer maintained) is still what old records name; a deleted one is not.
+UNIT_INACTIVE = ["Slettet"]
 Periods = list[tuple[datetime | None, datetime | None]]
 
 _CODES = """
@@ -80,12 +82,13 @@ class References:
             return _periods(conn.execute(_CODES, {"facet": facet, "codes": wanted, "inactive": INACTIVE}), "code")
 
         found_units = {} if units == [] else _periods(
-            conn.execute(_UNITS, {"m": municipality_code, "units": units, "inactive": INACTIVE}), "uuid")
+            conn.execute(_UNITS, {"m": municipality_code, "units": units, "inactive": UNIT_INACTIVE}), "uuid")
         if units is None:
             paths = unit_paths(conn, municipality_code)
-        else:
+        else:  # as unit_paths has them: only units in today's tree
             now = datetime.now(UTC)
-            paths = dict(zip(found_units, paths_at(conn, [(u, now) for u in found_units]), strict=True))
+            alive = [u for u, periods in found_units.items() if _holds(periods, now)]
+            paths = dict(zip(alive, paths_at(conn, [(u, now) for u in alive]), strict=True))
         return cls(municipality_code, codes_of(KLE_EMNEPLAN, codes), codes_of(KLE_HANDLINGSFACETTER, facets),
                    found_units, paths)
 
@@ -95,16 +98,17 @@ class References:
         at, out = day_start(day), []
         named = [("primary_class", record.get("primary_class")),
                  *((f"other_classes.{i}", c) for i, c in enumerate(record.get("other_classes") or []))]
+        now = datetime.now(UTC)
         for name, code in named:
-            if code and not _holds(self.subjects.get(code, []), at):
-                out.append({"field": name, "detail": f"{code} is not a KLE subject valid on {day.isoformat()}."})
+            if code and not (_holds(self.subjects.get(code, []), at) or _holds(self.subjects.get(code, []), now)):
+                out.append({"field": name, "detail": f"{code} is not a KLE subject valid on {day.isoformat()} "
+                                                     "or today."})
         facet = record.get("action_facet")
-        if facet and not _holds(self.facets.get(facet, []), at):
+        if facet and not (_holds(self.facets.get(facet, []), at) or _holds(self.facets.get(facet, []), now)):
             out.append({"field": "action_facet",
-                        "detail": f"{facet} is not a KLE action facet valid on {day.isoformat()}."})
+                        "detail": f"{facet} is not a KLE action facet valid on {day.isoformat()} or today."})
         unit = rec.unit_of(record)
-        if unit is not None and not (_holds(self.units.get(unit, []), at)
-                                     or _holds(self.units.get(unit, []), datetime.now(UTC))):
+        if unit is not None and not (_holds(self.units.get(unit, []), at) or _holds(self.units.get(unit, []), now)):
             out.append({"field": "paying_unit" if kind == "effektuering" else "responsible_unit",
                         "detail": f"No unit {unit} in municipality {self.municipality_code}'s organisation on "
                                   f"{day.isoformat()} or today."})

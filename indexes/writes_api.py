@@ -54,6 +54,8 @@ class IndexLineSchema(Schema):
     line = fields.Integer()
     uuid = fields.String(allow_none=True)
     status = fields.String(metadata={"description": "accepted, unchanged, stale or rejected."})
+    code = fields.String(metadata={"description": "Rejected lines: the problem code, as a single write would "
+                                                  "answer it (docs/errors.md), e.g. not_master_system."})
     errors = fields.List(fields.Nested(IndexRecordErrorSchema))
 
 

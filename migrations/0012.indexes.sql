@@ -41,6 +41,9 @@ CREATE TABLE index_object (
 CREATE INDEX index_object_parties ON index_object USING gin (parties) WHERE removed_at IS NULL;
 CREATE INDEX index_object_changes ON index_object (municipality_code, changed_xid, uuid);
 CREATE INDEX index_object_unit ON index_object (unit) WHERE removed_at IS NULL;
+-- DOMAIN.md §5: a case number is unique per owner (and object type).
+CREATE UNIQUE INDEX index_object_case_number ON index_object (municipality_code, (record ->> 'case_number'))
+    WHERE kind = 'sag' AND removed_at IS NULL;
 
 -- Relations between indexed records (a case's documents, a document's cases, a payment's grant, ...),
 -- kept in both directions' reach by an index on the target.

@@ -161,3 +161,39 @@ def test_a_unit_moved_in_the_organisation_takes_its_records_along_under_the_cons
     # The documents have no unit of their own: under an org-unit constraint they are not shown (fail closed).
     assert overview(iw, b_tree)["kinds"] == {"sag": 2}
     assert overview(iw, f_tree)["total"] == 0
+
+
+def test_urns_are_found_in_any_case_and_company_names_are_not_personal_data(iw, deliver):
+    assert overview(iw, iw.token("fag", "sdi"), party=CPR_URN.upper())["total"] == 4
+    company = {"urn": "urn:oio:cvr-nr:29189897", "role": "sekundaer", "name": "Firma A/S"}
+    case = iw.case("c4", parties=[*iw.records["c1"]["parties"], company])
+    assert iw.call("put", f"/api/v1/sdi/cases/{case['uuid']}", iw.token("fag", "sdi"), json=case).status_code == 200
+    deliver()
+    blind = iw.system("blind", "sdi", roles=("read",))
+    parties = overview(iw, blind, party="urn:oio:cvr-nr:29189897")["items"][0]["parties"]
+    assert parties[1] == {"urn": "urn:oio:cvr-nr:29189897", "role": "sekundaer", "name": "Firma A/S", "omitted": []}
+    assert parties[0]["name"] is None
+
+
+def test_bad_search_filters_and_cursors_are_refused(iw):
+    token = iw.token("fag", "sdi")
+    r = iw.call("post", "/api/v1/sdi/search", token, json={"sensitivity": "nonsense"})
+    assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "sensitivity"
+    from app.paging import encode_cursor
+
+    for cursor in (encode_cursor(["x", "y"]), encode_cursor(["12", "not-a-uuid"]), "zz"):
+        r = iw.call("get", "/api/v1/sdi/changes", token, query_string={"cursor": cursor})
+        assert r.status_code == 400 and r.get_json()["code"] == "invalid_cursor"
+
+
+def test_the_history_hides_versions_the_caller_may_not_see(iw):
+    token = iw.token("fag", "sdi")
+    uuid = iw.records["c1"]["uuid"]
+    secret = iw.case("c1", minutes=5, sensitivity="VIP_SAGER")
+    assert iw.call("put", f"/api/v1/sdi/cases/{uuid}", token, json=secret).get_json()["status"] == "accepted"
+    back = iw.case("c1", minutes=6, title="Skolevalg")
+    assert iw.call("put", f"/api/v1/sdi/cases/{uuid}", token, json=back).get_json()["status"] == "accepted"
+    limited = iw.system("limited", "sdi", roles=("read",), sensitivity="FOELSOMME_PERSONOPLYSNINGER")
+    items = iw.call("get", f"/api/v1/sdi/cases/{uuid}/registrations", limited).get_json()["items"]
+    assert [(i["no"], i["omitted"], i["record"] is None) for i in items] == [(1, False, False), (2, True, True),
+                                                                             (3, False, False)]

@@ -160,3 +160,49 @@ def test_a_case_with_its_documents_and_a_grant_with_its_payments(iw):
         assert put(iw, "payments", iw.payment(f"p{month}", grant, month), service="yi").status_code == 200
     body = get(iw, "grants", grant["uuid"], service="yi").get_json()
     assert len(body["payments"]) == 2
+
+
+def test_a_concurrent_first_import_of_the_same_uuid_is_a_clean_409(app, iw):
+    import threading
+
+    from app.db import get_db
+    from indexes.service import Writer
+
+    rec = iw.case("race")
+    answers = []
+    with app.app_context():
+        conn_a = get_db().pool.getconn()
+        try:
+            Writer(conn_a, 751, iw.ids["fag"]).import_("sag", rec)  # not committed yet
+            other = threading.Thread(target=lambda: answers.append(put(iw, "cases", {**rec, "title": "B"})))
+            other.start()
+            other.join(1.0)
+            assert other.is_alive()  # waiting for A's row
+            conn_a.commit()
+            other.join(30)
+        finally:
+            get_db().pool.putconn(conn_a)
+    assert answers[0].status_code == 409 and answers[0].get_json()["code"] == "concurrent_write"
+    assert put(iw, "cases", {**rec, "title": "B", "changed_at": stamp(5)}).get_json()["status"] == "accepted"
+
+
+def test_case_numbers_are_unique_per_municipality(iw):
+    assert put(iw, "cases", iw.case("n1", case_number="751-42")).status_code == 200
+    r = put(iw, "cases", iw.case("n2", case_number="751-42"))
+    assert r.status_code == 409 and r.get_json()["code"] == "case_number_taken"
+    body = iw.bulk("sdi", iw.token("fag", "sdi"), [{"kind": "sag", **iw.case("n3", case_number="751-43")},
+                                                   {"kind": "sag", **iw.case("n4", case_number="751-43")},
+                                                   {"kind": "sag", **iw.case("n5", master="other")}]).get_json()
+    assert [(x["status"], x.get("code")) for x in body["records"]] == [
+        ("accepted", None), ("rejected", "case_number_taken"), ("rejected", "not_master_system")]
+    assert body["records"][1]["errors"] == [{"field": "case_number", "detail": "Another case of this municipality "
+                                                                               "has this case number."}]
+
+
+def test_a_grant_lists_the_payments_that_name_it_in_their_lines(iw):
+    grant = iw.grant("g1")
+    assert put(iw, "grants", grant, service="yi").status_code == 200
+    payment = {k: v for k, v in iw.payment("p1", grant, 1).items() if k != "grant"}
+    assert put(iw, "payments", payment, service="yi").status_code == 200
+    body = get(iw, "grants", grant["uuid"], service="yi").get_json()
+    assert [p["uuid"] for p in body["payments"]] == [payment["uuid"]]

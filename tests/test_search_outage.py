@@ -5,9 +5,6 @@ a free port, data in its own folder), so stopping it disturbs neither the
 rest of the suite nor `make run`.
 """
 
-import os
-import shutil
-import socket
 import threading
 import time
 
@@ -17,49 +14,14 @@ from app.db import get_db
 from app.search import get_search
 from app.search.indexer import run_worker
 from organisation.municipalities import service
-from scripts import services
+from tests.elasticsearch_node import own_node, pending, wait_for
 from tests.world import operator_client
-
-
-def _free_port_pair() -> int:
-    """A port p with p (HTTP) and p + 100 (transport) both free; where the search
-    starts depends on the pid, so two test runs at once rarely race for one."""
-    first = 59310 + (os.getpid() % 45) * 2
-    for port in [*range(first, 59400), *range(59310, first)]:
-        try:
-            with socket.socket() as a, socket.socket() as b:
-                a.bind(("127.0.0.1", port))
-                b.bind(("127.0.0.1", port + 100))
-            return port
-        except OSError:
-            continue
-    raise RuntimeError("no free port pair for a second Elasticsearch")
 
 
 @pytest.fixture
 def own_elasticsearch(service_urls):
-    port = _free_port_pair()
-    home = services.DATA / f"test-es-{os.getpid()}"
-    shutil.rmtree(home, ignore_errors=True)
-    node = services.Elasticsearch(home=home, port=port)
-    node.start()
-    yield node
-    node.stop()
-    shutil.rmtree(node.home, ignore_errors=True)
-
-
-def pending(app) -> int:
-    with app.app_context(), get_db().transaction() as conn:
-        return conn.execute("SELECT count(*) AS n FROM search_outbox").fetchone()["n"]
-
-
-def wait_for(condition, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return False
+    with own_node() as node:
+        yield node
 
 
 @pytest.mark.slow
