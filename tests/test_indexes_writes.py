@@ -3,6 +3,8 @@ master system and municipality rules, bulk answers per line and the dry run."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.indexes_world import CPR_A, IndexWorld, index_world, stamp
@@ -206,3 +208,29 @@ def test_a_grant_lists_the_payments_that_name_it_in_their_lines(iw):
     assert put(iw, "payments", payment, service="yi").status_code == 200
     body = get(iw, "grants", grant["uuid"], service="yi").get_json()
     assert [p["uuid"] for p in body["payments"]] == [payment["uuid"]]
+
+
+def test_an_interrupted_load_resumes_under_its_job_name_and_ends_in_the_right_state(app, iw):
+    from app.db import get_db
+    from indexes.bulk import import_jsonl
+
+    cases = [iw.case(f"load{i}", minutes=i) for i in range(7)]
+    lines = [json.dumps({"kind": "sag", **c}) for c in cases]
+    lines.insert(3, json.dumps({"kind": "sag", **iw.case("load0", minutes=-1)}))  # an older version, late
+
+    class Crash(Exception):
+        pass
+
+    def crash_after_two_batches(p):
+        if p["done"] >= 4:
+            raise Crash
+
+    with app.app_context():
+        with pytest.raises(Crash):
+            import_jsonl(get_db(), 751, iw.ids["fag"], lines, job="j", batch=2, progress=crash_after_two_batches)
+        again = import_jsonl(get_db(), 751, iw.ids["fag"], lines, job="j", batch=2)
+    assert again["resumed_from"] == 4 and again["accepted"] == 4 and again["rejected"] == 0
+    rows = iw.w.sql("SELECT count(*) AS n, max(registration_no) AS r FROM index_object")[0]
+    assert (rows["n"], rows["r"]) == (7, 1)  # nothing written twice; the late older version was stale
+    assert get(iw, "cases", cases[0]["uuid"]).get_json()["record"]["changed_at"] == cases[0]["changed_at"].replace(
+        "+00:00", "Z")
