@@ -16,18 +16,31 @@ can merge a patch into a stored record and load it again.  Errors name the exact
 from __future__ import annotations
 
 import json
-import math
-import re
-from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, fields, validates_schema
 
 from authz.catalogue import Sensitivity
-from indexes.identifiers import normalise_urn, urn_problem
+from indexes.record_fields import (
+    CENT,
+    FACET,
+    Amount,
+    Day,
+    Flag,
+    Instant,
+    Items,
+    Urn,
+    field_of,
+    kle_field,
+    list_of,
+    one_of,
+    pattern,
+    text_field,
+    uuid_field,
+)
 from organisation.sync_records import flatten_errors as _flatten
 
 KINDS = ("sag", "dokument", "bevilling", "effektuering")
@@ -41,158 +54,11 @@ MAX_RELATED = 1000          # related cases, related documents, the cases of a d
 MAX_DOCUMENTS = 10_000      # the documents of one case
 MAX_BENEFITS = 100
 MAX_LINES = 500
-MAX_AMOUNT = Decimal(10) ** 11  # amounts are below this in absolute value
-CENT = Decimal("0.01")
 
 STATES = ("Opstaaet", "Oplyst", "Afgjort", "Afsluttet")
 DOCUMENT_TYPES = ("indgaaende", "udgaaende", "intern", "dagsorden", "notat", "faktura", "rapport", "andet")
 DOCUMENT_RELATIONS = ("svar", "bilag", "ny_revision")
 
-_KLE = re.compile(r"^[0-9]{2}(\.[0-9]{2}){0,2}$")
-_FACET = re.compile(r"^[A-Z][0-9]{2}$")
-_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
-_INSTANT = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?"
-                      r"(Z|[+-][0-9]{2}:[0-9]{2})?$")
-_AMOUNT = re.compile(r"^-?[0-9]{1,20}(\.[0-9]{1,20})?$")
-
-
-# -- fields ---------------------------------------------------------------------------------------------
-
-def _length(low: int, high: int) -> Callable[[str], None]:
-    def check(value: str) -> None:
-        if len(value) > high:
-            raise ValidationError(f"Too long: {len(value)} characters, at most {high} allowed.")
-        if len(value) < low:
-            raise ValidationError("Must not be empty.")
-    return check
-
-
-def _pattern(rx: re.Pattern, error: str) -> Callable[[str], None]:
-    def check(value: str) -> None:
-        if not rx.match(value):
-            raise ValidationError(error)
-    return check
-
-
-class Uuid(fields.UUID):
-    """A UUID, kept as its canonical lower-case string."""
-
-    def _deserialize(self, value, attr, data, **kwargs) -> str:
-        if not isinstance(value, str):
-            raise self.make_error("invalid_uuid")
-        return str(super()._deserialize(value, attr, data, **kwargs))
-
-
-class Instant(fields.Field):
-    """An RFC 3339 date-time with a UTC offset, as an aware datetime in UTC."""
-
-    def _deserialize(self, value, attr, data, **kwargs) -> datetime:
-        m = _INSTANT.match(value) if isinstance(value, str) else None
-        if m is None:
-            raise ValidationError("Not a valid date-time: RFC 3339, e.g. 2026-01-31T09:30:00+01:00.")
-        if m.group(2) is None:
-            raise ValidationError("The date-time must include a UTC offset (Z or e.g. +01:00).")
-        try:
-            return datetime.fromisoformat(value).astimezone(UTC)
-        except ValueError:
-            raise ValidationError(f"{value} is not a real date-time.") from None
-
-
-class Day(fields.Field):
-    """A calendar date YYYY-MM-DD."""
-
-    def _deserialize(self, value, attr, data, **kwargs) -> date:
-        if not isinstance(value, str) or not _DATE.match(value):
-            raise ValidationError("Not a valid date: YYYY-MM-DD.")
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            raise ValidationError(f"{value} is not a real date.") from None
-
-
-class Flag(fields.Field):
-    """true or false, nothing else."""
-
-    def _deserialize(self, value, attr, data, **kwargs) -> bool:
-        if not isinstance(value, bool):
-            raise ValidationError("Must be true or false.")
-        return value
-
-
-class Amount(fields.Field):
-    """An amount in kroner: a JSON number or a string such as "-1234.50", at most 2 decimals, |x| < 10^11."""
-
-    def _deserialize(self, value, attr, data, **kwargs) -> Decimal:
-        if isinstance(value, bool) or not isinstance(value, int | float | str):
-            raise ValidationError('Must be a number or a string such as "1234.50".')
-        if (isinstance(value, float) and not math.isfinite(value)) or \
-                (isinstance(value, str) and value.strip().lower().lstrip("+-") in ("nan", "inf", "infinity")):
-            raise ValidationError("NaN and Infinity are not amounts.")
-        if isinstance(value, str) and not _AMOUNT.match(value):
-            raise ValidationError('Not a valid amount: digits with an optional "-" and decimal point, e.g. "1234.50".')
-        number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
-        if abs(number) >= MAX_AMOUNT:
-            raise ValidationError("Must be less than 10^11 (100000000000) in absolute value.")
-        cents = number.quantize(CENT)
-        if cents != number:
-            raise ValidationError("At most 2 decimals.")
-        return cents if cents else Decimal("0.00")
-
-
-class Items(fields.List):
-    """A list whose length is checked before its items are (so a huge list costs nothing)."""
-
-    def __init__(self, inner, low: int = 0, high: int = 100, **kwargs):
-        super().__init__(inner, **kwargs)
-        self.low, self.high = low, high
-
-    def _deserialize(self, value, attr, data, **kwargs) -> list:
-        if isinstance(value, list | tuple):
-            if len(value) > self.high:
-                raise ValidationError(f"Too many items: {len(value)}, at most {self.high} allowed.")
-            if len(value) < self.low:
-                raise ValidationError(f"At least {self.low} item{'s' if self.low > 1 else ''} required.")
-        return super()._deserialize(value, attr, data, **kwargs)
-
-
-def _field(cls: type[fields.Field], required: bool = False, **kwargs) -> fields.Field:
-    """A required field, or an optional one that is null when absent."""
-    return cls(required=True, **kwargs) if required else cls(allow_none=True, load_default=None, **kwargs)
-
-
-def _text(low: int, high: int, required: bool = False) -> fields.Field:
-    return _field(fields.String, required, validate=_length(low, high))
-
-
-def _uuid(required: bool = False) -> fields.Field:
-    return _field(Uuid, required)
-
-
-def _kle(required: bool = False) -> fields.Field:
-    return _field(fields.String, required,
-                  validate=_pattern(_KLE, "A KLE subject number: NN, NN.NN or NN.NN.NN, e.g. 27.35.04."))
-
-
-def _one_of(choices, required: bool = True) -> fields.Field:
-    return _field(fields.String, required, validate=validate.OneOf(choices, error="Must be one of: {choices}."))
-
-
-def _list(inner: fields.Field, high: int, low: int = 0) -> Items:
-    """A list of at most `high` items; with `low` > 0 required, else [] when absent."""
-    return Items(inner, low, high, required=True) if low else Items(inner, low, high, load_default=list)
-
-
-class Urn(fields.String):
-    """A party URN of a known scheme (indexes/identifiers.py), in its one searchable spelling."""
-
-    def _deserialize(self, value, attr, data, **kwargs) -> str:
-        value = super()._deserialize(value, attr, data, **kwargs)
-        if len(value) > 100:
-            raise ValidationError(f"Too long: {len(value)} characters, at most 100 allowed.")
-        problem = urn_problem(value)
-        if problem:
-            raise ValidationError(problem)
-        return normalise_urn(value)
 
 
 # -- schemas --------------------------------------------------------------------------------------------
@@ -204,18 +70,18 @@ class _Strict(Schema):
 
 class _Party(_Strict):
     urn = Urn(required=True)
-    name = _text(1, 300)
+    name = text_field(1, 300)
 
 
 def _parties(roles: tuple[str, ...]) -> Items:
-    schema = _Party.from_dict({"role": _one_of(roles)}, name=f"Party_{'_'.join(roles)}")
-    return _list(fields.Nested(schema), MAX_PARTIES)
+    schema = _Party.from_dict({"role": one_of(roles)}, name=f"Party_{'_'.join(roles)}")
+    return list_of(fields.Nested(schema), MAX_PARTIES)
 
 
 class ProgressSchema(_Strict):
-    state = _one_of(STATES)
+    state = one_of(STATES)
     start = Instant(required=True, data_key="from", attribute="from")
-    end = _field(Instant, data_key="to", attribute="to")
+    end = field_of(Instant, data_key="to", attribute="to")
 
     @validates_schema
     def _order(self, data: dict, **_):
@@ -234,22 +100,22 @@ class DatePeriodSchema(_Strict):
 
 
 class CaseWorkerSchema(_Strict):
-    user = _uuid(required=True)
+    user = uuid_field(required=True)
     primary = Flag(load_default=False)
 
 
 class RelatedDocumentSchema(_Strict):
-    uuid = _uuid(required=True)
-    relation = _one_of(DOCUMENT_RELATIONS)
+    uuid = uuid_field(required=True)
+    relation = one_of(DOCUMENT_RELATIONS)
 
 
 class BenefitSchema(_Strict):
-    id = _text(1, 100, required=True)
-    name = _text(1, 300, required=True)
+    id = text_field(1, 100, required=True)
+    name = text_field(1, 300, required=True)
     start = Day(required=True)
-    end = _field(Day)
+    end = field_of(Day)
     repayable = Flag(load_default=False)
-    benefit_class = _text(1, 100, required=True)
+    benefit_class = text_field(1, 100, required=True)
 
     @validates_schema
     def _order(self, data: dict, **_):
@@ -258,19 +124,19 @@ class BenefitSchema(_Strict):
 
 
 class LineSchema(_Strict):
-    grant = _uuid(required=True)
-    benefit_id = _text(1, 100, required=True)
+    grant = uuid_field(required=True)
+    benefit_id = text_field(1, 100, required=True)
     period = fields.Nested(DatePeriodSchema, required=True)
     amount = Amount(required=True)
 
 
 class _Record(_Strict):
-    uuid = _uuid(required=True)
+    uuid = uuid_field(required=True)
     changed_at = Instant(required=True)
-    sensitivity = _one_of([s.value for s in Sensitivity])
-    master_system = _uuid(required=True)
-    primary_class = _kle()
-    action_facet = _field(fields.String, validate=_pattern(_FACET, "A KLE action facet: a letter, 2 digits: G01."))
+    sensitivity = one_of([s.value for s in Sensitivity])
+    master_system = uuid_field(required=True)
+    primary_class = kle_field()
+    action_facet = field_of(fields.String, validate=pattern(FACET, "A KLE action facet: a letter, 2 digits: G01."))
 
 
 def _raise(errors: dict) -> None:
@@ -284,23 +150,23 @@ def _need_recipient(data: dict, errors: dict) -> None:
 
 
 class SagSchema(_Record):
-    case_number = _text(1, 100, required=True)
-    title = _text(1, 500, required=True)
-    description = _text(0, 5000)
-    legal_basis = _text(0, 500)
-    archive_code = _text(0, 100)
-    category = _text(0, 100)
-    local_status = _text(0, 100)
-    progress = _list(fields.Nested(ProgressSchema), MAX_PROGRESS, low=1)
-    case_workers = _list(fields.Nested(CaseWorkerSchema), MAX_CASE_WORKERS)
+    case_number = text_field(1, 100, required=True)
+    title = text_field(1, 500, required=True)
+    description = text_field(0, 5000)
+    legal_basis = text_field(0, 500)
+    archive_code = text_field(0, 100)
+    category = text_field(0, 100)
+    local_status = text_field(0, 100)
+    progress = list_of(fields.Nested(ProgressSchema), MAX_PROGRESS, low=1)
+    case_workers = list_of(fields.Nested(CaseWorkerSchema), MAX_CASE_WORKERS)
     parties = _parties(("primaer", "sekundaer"))
-    responsible_unit = _uuid(required=True)
-    primary_class = _kle(required=True)
-    other_classes = _list(_kle(required=True), MAX_CLASSES)
-    related_cases = _list(_uuid(required=True), MAX_RELATED)
-    documents = _list(_uuid(required=True), MAX_DOCUMENTS)
-    sending_system = _uuid()
-    access_list = _list(_uuid(required=True), MAX_RELATED)
+    responsible_unit = uuid_field(required=True)
+    primary_class = kle_field(required=True)
+    other_classes = list_of(kle_field(required=True), MAX_CLASSES)
+    related_cases = list_of(uuid_field(required=True), MAX_RELATED)
+    documents = list_of(uuid_field(required=True), MAX_DOCUMENTS)
+    sending_system = uuid_field()
+    access_list = list_of(uuid_field(required=True), MAX_RELATED)
 
     @validates_schema
     def _cross(self, data: dict, **_):
@@ -323,23 +189,23 @@ class SagSchema(_Record):
 
 
 class DokumentSchema(_Record):
-    number = _text(0, 100)
-    title = _text(1, 500, required=True)
-    letter_date = _field(Day)
-    document_type = _one_of(DOCUMENT_TYPES)
-    progress = _one_of(STATES, required=False)
+    number = text_field(0, 100)
+    title = text_field(1, 500, required=True)
+    letter_date = field_of(Day)
+    document_type = one_of(DOCUMENT_TYPES)
+    progress = one_of(STATES, required=False)
     parties = _parties(("afsender", "modtager", "part"))
-    responsible_unit = _uuid()
-    cases = _list(_uuid(required=True), MAX_RELATED, low=1)
-    related_documents = _list(fields.Nested(RelatedDocumentSchema), MAX_RELATED)
+    responsible_unit = uuid_field()
+    cases = list_of(uuid_field(required=True), MAX_RELATED, low=1)
+    related_documents = list_of(fields.Nested(RelatedDocumentSchema), MAX_RELATED)
 
 
 class BevillingSchema(_Record):
-    user_key = _text(1, 100, required=True)
-    benefits = _list(fields.Nested(BenefitSchema), MAX_BENEFITS, low=1)
+    user_key = text_field(1, 100, required=True)
+    benefits = list_of(fields.Nested(BenefitSchema), MAX_BENEFITS, low=1)
     parties = _parties(("modtager", "bevillingsmodtager"))
-    responsible_unit = _uuid(required=True)
-    case = _uuid()
+    responsible_unit = uuid_field(required=True)
+    case = uuid_field()
 
     @validates_schema
     def _cross(self, data: dict, **_):
@@ -358,12 +224,12 @@ class EffektueringSchema(_Record):
     period = fields.Nested(DatePeriodSchema, required=True)
     gross_amount = Amount(required=True)
     net_amount = Amount(required=True)
-    amount_sent = _field(Amount)
-    amount_paid = _field(Amount)
+    amount_sent = field_of(Amount)
+    amount_paid = field_of(Amount)
     disposition_date = Day(required=True)
-    paying_unit = _uuid(required=True)
-    grant = _uuid()
-    lines = _list(fields.Nested(LineSchema), MAX_LINES, low=1)
+    paying_unit = uuid_field(required=True)
+    grant = uuid_field()
+    lines = list_of(fields.Nested(LineSchema), MAX_LINES, low=1)
     parties = _parties(("modtager",))
 
     @validates_schema
