@@ -194,7 +194,7 @@ def _parsed_batches(data: list[str], start: int, batch: int, workers: int):
 
 def import_jsonl(db, municipality_code: int, system_id: str | None, lines: Iterable[str], *,
                  job: str | None = None, batch: int = 1000, progress: Callable[[dict], None] | None = None,
-                 workers: int = 1) -> dict:
+                 workers: int = 0) -> dict:
     """Load a JSON-lines input, committing every `batch` lines; resumable under a job name.
     `workers` processes validate batches ahead of the writing (0: all in this process)."""
     data = [line.rstrip("\r\n") for line in lines]
