@@ -16,6 +16,7 @@ from flask import Flask
 import authz
 import authz.openapi
 import classification
+import distribution
 import indexes
 import organisation
 from app import api, db, errors, health, logs, metrics, migrate, search
@@ -26,7 +27,7 @@ from organisation import municipalities
 
 # Each feature package registers its blueprint, CLI, search index and
 # constraint rules in `init_app(app, api)`.
-FEATURES = (authz, municipalities, classification, organisation, indexes)
+FEATURES = (authz, municipalities, classification, organisation, indexes, distribution)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:

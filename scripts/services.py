@@ -172,7 +172,7 @@ class Postgres:
         else:
             log(f"starting PostgreSQL on 127.0.0.1:{self.port}")
             opts = (f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories='' "
-                    "-c max_connections=300")
+                    "-c max_connections=300 -c track_commit_timestamp=on")
             res = self._ctl("-l", str(self.pgdata / "server.log"), "-w", "-t", "120",
                             "-o", opts, "start", check=False)
             if res.returncode != 0:

@@ -123,6 +123,11 @@ def _indexes(app, w, unit: str) -> dict[str, str]:
             "master_system": w.ids["fag751"]})
         assert r.status_code == 200 and r.get_json()["status"] == "accepted", r.get_json()
         ids[name] = record["uuid"]
+    w.agreement("fag751", "distribution", 751)
+    r = client.post("/api/v1/distribution/subscriptions", headers=bearer(w.token("fag751", "distribution", 751)),
+                    json={"name": SECRET_NAME, "topics": ["organisation", "indexes"]})
+    assert r.status_code == 201, r.get_json()
+    ids["subscription_id"] = r.get_json()["id"]
     return ids
 
 
@@ -133,7 +138,7 @@ def _callers(w):
         "admin of vendor B": bearer(w.login("vendorb")),
         "system b1 for 101 (registry)": bearer(w.token("b1", "registry", 101)),
         "system b1 for 101 (adgangsstyring)": bearer(w.token("b1", "adgangsstyring", 101)),
-        **{f"system b1 for 101 ({s})": bearer(_index_token(w, s)) for s in ("sdi", "yi")},
+        **{f"system b1 for 101 ({s})": bearer(_index_token(w, s)) for s in ("sdi", "yi", "distribution")},
     }
 
 

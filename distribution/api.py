@@ -1,0 +1,157 @@
+"""The distribution service's subscriber routes under /api/v1/distribution (docs/distribution.md).
+
+A subscriber is a registered IT system with an approved agreement for the service `distribution`
+and a municipality.  It creates subscriptions (topics: organisation, klassifikation, indexes;
+optionally only some object types) and pulls their thin events by position: each event names the
+object type, UUID, municipality and change, in commit order.  It reads the object itself through
+the service that owns it.  Events of the indexes' records are limited by the agreement's data
+constraints (KLE subjects, units, sensitivity, IT systems); removals are listed to every
+subscriber of the topic (they hold no data).
+"""
+
+from __future__ import annotations
+
+from flask import jsonify
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from app.api import problem_doc
+from app.db import get_conn, register_constraint
+from app.errors import Problem, field_error
+from authz.catalogue import Role
+from authz.policy import current, system
+from distribution import feed
+
+blp = Blueprint("distribution", __name__, description="Distribution: subscriptions and their change events (pull).")
+SUBSCRIBE = system("distribution", Role.READ)
+MAX_EVENTS = 1000
+
+
+class SubscriptionSchema(Schema):
+    id = fields.UUID(dump_only=True)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    topics = fields.List(fields.String(validate=validate.OneOf(list(feed.TOPICS))), required=True,
+                         validate=validate.Length(min=1))
+    object_types = fields.List(fields.String(validate=validate.OneOf(
+        [t for types in feed.TOPICS.values() for t in types])), allow_none=True, load_default=None,
+        metadata={"description": "Only these object types of the topics (default: all)."})
+    acked_position = fields.Integer(dump_only=True, metadata={"description": "The last position acknowledged."})
+    paused = fields.Boolean(dump_only=True)
+
+
+class EventsArgs(Schema):
+    after = fields.Integer(validate=validate.Range(min=0), metadata={
+        "description": "Events after this position (default: the subscription's acknowledged position)."})
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=MAX_EVENTS))
+
+
+class AckSchema(Schema):
+    position = fields.Integer(required=True, validate=validate.Range(min=0),
+                              metadata={"description": "Every event up to and including this position is processed."})
+
+
+_COLUMNS = "id, name, topics, object_types, acked_position, paused"
+
+
+def _mine(subscription_id) -> dict:
+    p = current()
+    row = get_conn().execute(f"SELECT {_COLUMNS} FROM subscription WHERE id = %(i)s AND system_id = %(s)s "
+                             "AND municipality_code = %(m)s", {"i": subscription_id, "s": p.system_id,
+                                                               "m": p.municipality_code}).fetchone()
+    if row is None:
+        raise Problem(404, "not_found", f"No subscription {subscription_id} of this system and municipality.")
+    return row
+
+
+@blp.route("/subscriptions")
+class Subscriptions(MethodView):
+    @SUBSCRIBE
+    @blp.response(200, SubscriptionSchema(many=True))
+    def get(self):
+        """This system's subscriptions for the token's municipality."""
+        p = current()
+        return get_conn().execute(f"SELECT {_COLUMNS} FROM subscription WHERE system_id = %(s)s AND "
+                                  "municipality_code = %(m)s ORDER BY name",
+                                  {"s": p.system_id, "m": p.municipality_code}).fetchall()
+
+    @SUBSCRIBE
+    @blp.arguments(SubscriptionSchema)
+    @blp.response(201, SubscriptionSchema)
+    @blp.alt_response(409, **problem_doc("This system already has a subscription with this name here."))
+    def post(self, body):
+        """Subscribe: events from now on (the first read starts after the newest event sequenced so far)."""
+        p, conn = current(), get_conn()
+        feed.sequence(conn)
+        start = conn.execute("SELECT coalesce(max(position), 0) AS p FROM change_event").fetchone()["p"]
+        return conn.execute(
+            f"INSERT INTO subscription (system_id, municipality_code, name, topics, object_types, acked_position) "
+            f"VALUES (%(s)s, %(m)s, %(n)s, %(t)s, %(o)s, %(a)s) RETURNING {_COLUMNS}",
+            {"s": p.system_id, "m": p.municipality_code, "n": body["name"], "t": body["topics"],
+             "o": body["object_types"], "a": start}).fetchone()
+
+
+@blp.route("/subscriptions/<uuid:subscription_id>")
+class Subscription(MethodView):
+    @SUBSCRIBE
+    @blp.response(200, SubscriptionSchema)
+    @blp.alt_response(404, **problem_doc("No such subscription of this system and municipality."))
+    def get(self, subscription_id):
+        """One subscription with its acknowledged position."""
+        return _mine(subscription_id)
+
+    @SUBSCRIBE
+    @blp.response(204)
+    @blp.alt_response(404, **problem_doc("No such subscription of this system and municipality."))
+    def delete(self, subscription_id):
+        """Unsubscribe."""
+        _mine(subscription_id)
+        get_conn().execute("DELETE FROM subscription WHERE id = %(i)s", {"i": subscription_id})
+
+
+@blp.route("/subscriptions/<uuid:subscription_id>/events")
+class Events(MethodView):
+    @SUBSCRIBE
+    @blp.arguments(EventsArgs, location="query")
+    @blp.response(200)
+    @blp.alt_response(404, **problem_doc("No such subscription of this system and municipality."))
+    def get(self, args, subscription_id):
+        """The subscription's events after a position, in commit order (thin: type, UUID, change).
+
+        Process them, then acknowledge the last position (POST .../ack); reading again without
+        `after` starts after the acknowledged position, so an unacknowledged event is delivered
+        again (at least once: make processing idempotent by `position`).
+        """
+        sub, conn, p = _mine(subscription_id), get_conn(), current()
+        feed.sequence(conn)
+        after = args.get("after", sub["acked_position"])
+        sets = [[p.constraints or {}]]
+        rows = feed.read(conn, p.municipality_code, feed.types_of(sub["topics"], sub["object_types"]), sets,
+                         after=after, limit=args["limit"])
+        events = [{**r, "registered_at": r["registered_at"].isoformat()} for r in rows]
+        return jsonify({"events": events, "next_after": events[-1]["position"] if events else after})
+
+
+@blp.route("/subscriptions/<uuid:subscription_id>/ack")
+class Ack(MethodView):
+    @SUBSCRIBE
+    @blp.arguments(AckSchema)
+    @blp.response(200, SubscriptionSchema)
+    @blp.alt_response(404, **problem_doc("No such subscription of this system and municipality."))
+    @blp.alt_response(422, **problem_doc("A position beyond the newest event."))
+    def post(self, body, subscription_id):
+        """Acknowledge every event up to a position (never moves backwards)."""
+        _mine(subscription_id)
+        conn = get_conn()
+        newest = conn.execute("SELECT coalesce(max(position), 0) AS p FROM change_event").fetchone()["p"]
+        if body["position"] > newest:
+            raise Problem(422, "validation_failed", "No event has this position yet.",
+                          errors=[field_error("json", "position", f"At most {newest}.")])
+        return conn.execute(f"UPDATE subscription SET acked_position = greatest(acked_position, %(p)s) "
+                            f"WHERE id = %(i)s RETURNING {_COLUMNS}",
+                            {"p": body["position"], "i": subscription_id}).fetchone()
+
+
+def register_constraints() -> None:
+    register_constraint("subscription_name_key", code="subscription_exists", field="name",
+                        detail="This system already has a subscription with this name for this municipality.")
