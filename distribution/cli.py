@@ -1,13 +1,21 @@
-"""`flask distribution sequence`: position the committed change events (the pull routes do it too;
-the scheduler of a later step will run it continuously)."""
+"""`flask distribution ...`: operate the change feed.
+
+    flask distribution sequence      position the committed change events once, now
+    flask distribution boundaries    write the events of validity boundaries passed (once, now)
+    flask distribution scheduler     run the scheduler process (started by `make run`)
+"""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 import click
 from flask.cli import AppGroup
 
 from app.db import get_db
 from distribution import feed
+from distribution.boundaries import emit_boundaries
+from distribution.scheduler import EVENT_RETENTION_DAYS, POLL_SECONDS, DistributionScheduler
 
 distribution_cli = AppGroup("distribution", help="Distribution: the change feed.")
 
@@ -18,3 +26,21 @@ def sequence_command() -> None:
     with get_db().transaction() as conn:
         n = feed.sequence(conn)
     click.echo(f"{n} events positioned")
+
+
+@distribution_cli.command("boundaries")
+def boundaries_command() -> None:
+    """Write change events for the future-dated changes that have taken effect since the last check."""
+    with get_db().transaction() as conn:
+        n = emit_boundaries(conn, now=datetime.now(UTC))
+    click.echo(f"{n} validity-boundary events written")
+
+
+@distribution_cli.command("scheduler")
+@click.option("--retention-days", default=EVENT_RETENTION_DAYS, show_default=True, type=click.IntRange(1),
+              help="Positioned change events older than this are deleted (daily).")
+@click.option("--poll-seconds", default=POLL_SECONDS, show_default=True, type=click.FloatRange(0.1),
+              help="Seconds between sequencing and delivery runs without a NOTIFY.")
+def scheduler_command(retention_days: int, poll_seconds: float) -> None:
+    """Run the scheduler: sequencing (woken by NOTIFY), push delivery, validity boundaries, cleanup."""
+    DistributionScheduler(get_db(), retention_days=retention_days, poll_seconds=poll_seconds).run()

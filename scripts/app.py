@@ -1,8 +1,9 @@
 """Run the service the way `make run` promises, and stop it again.
 
-    python -m scripts.app start    services, migrations, demo data, API (gunicorn)
-                                   and the search indexer, in the background
-    python -m scripts.app stop     stop the API and the indexer
+    python -m scripts.app start    services, migrations, demo data, API (gunicorn),
+                                   the search indexer and the distribution scheduler,
+                                   in the background
+    python -m scripts.app stop     stop the API, the indexer and the scheduler
     python -m scripts.app dev      the same, with the Flask dev server in the foreground
 
 A second `start` while everything runs reuses it.  Logs go to .data/logs/.
@@ -31,6 +32,7 @@ VENV_BIN = Path(sys.executable).parent
 PROCESSES = {
     "api": RUN / "gunicorn.pid",
     "indexer": RUN / "indexer.pid",
+    "scheduler": RUN / "scheduler.pid",
 }
 
 
@@ -79,6 +81,8 @@ def start(dev: bool = False) -> int:
     _flask(env, "demo", "load")
     if not _alive("indexer"):
         _spawn("indexer", [str(VENV_BIN / "flask"), "search", "worker"], env)
+    if not _alive("scheduler"):
+        _spawn("scheduler", [str(VENV_BIN / "flask"), "distribution", "scheduler"], env)
     if not _alive("api"):
         shutil.rmtree(env["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
         os.makedirs(env["PROMETHEUS_MULTIPROC_DIR"])
