@@ -14,6 +14,7 @@ from flask import Flask, g, request
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 
+COLLECTORS = "sts.metrics.collectors"  # app.extensions key: the features' scrape-time collectors
 REQUESTS = Counter("sts_http_requests_total", "HTTP requests answered.", ["method", "endpoint", "status"])
 LATENCY = Histogram("sts_http_request_duration_seconds", "Time to answer an HTTP request.",
                     ["method", "endpoint"])
@@ -65,7 +66,16 @@ def render(app: Flask) -> bytes:
         registry.register(REQUESTS)
         registry.register(LATENCY)
     registry.register(SearchLagCollector(app))
+    for collector in app.extensions.get(COLLECTORS, ()):
+        registry.register(collector)
     return generate_latest(registry)
+
+
+def add_collector(app: Flask, collector) -> None:
+    """Have a feature's collector (an object with `collect()`) read at every scrape, by the process
+    answering it: its numbers come from the database, so they are the same in every worker and
+    must not go through the multiprocess files (nor the global registry, which is never exposed)."""
+    app.extensions.setdefault(COLLECTORS, []).append(collector)
 
 
 def init_app(app: Flask) -> None:

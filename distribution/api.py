@@ -7,17 +7,26 @@ object type, UUID, municipality and change, in commit order.  It reads the objec
 the service that owns it.  Events of the indexes' records are limited by the agreement's data
 constraints (KLE subjects, units, sensitivity, IT systems); removals are listed to every
 subscriber of the topic (they hold no data).
+
+Long-polling (`wait`): when there is no event, the request LISTENs on channel `change_event` (the
+triggers NOTIFY it) on a dedicated autocommit connection, and gives its pooled connection back
+while it waits; on a NOTIFY (or every few seconds, in case the sequencer was busy) it positions
+and reads again, and answers as soon as there is an event or the wait is over.
 """
 
 from __future__ import annotations
 
-from flask import jsonify
+import time
+from collections.abc import Callable
+
+import psycopg
+from flask import g, jsonify
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from app.api import problem_doc
-from app.db import get_conn, register_constraint
+from app.db import get_conn, get_db, register_constraint
 from app.errors import Problem, field_error
 from authz.catalogue import Role
 from authz.policy import current, system
@@ -26,6 +35,8 @@ from distribution import feed
 blp = Blueprint("distribution", __name__, description="Distribution: subscriptions and their change events (pull).")
 SUBSCRIBE = system("distribution", Role.READ)
 MAX_EVENTS = 1000
+MAX_WAIT = 25  # seconds of long-polling, below the server's worker timeout
+RECHECK = 5.0  # seconds between reads while waiting without a NOTIFY
 
 
 class SubscriptionSchema(Schema):
@@ -44,6 +55,9 @@ class EventsArgs(Schema):
     after = fields.Integer(validate=validate.Range(min=0), metadata={
         "description": "Events after this position (default: the subscription's acknowledged position)."})
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=MAX_EVENTS))
+    wait = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_WAIT), metadata={
+        "description": f"Long-polling: when there is no event, wait up to this many seconds (0-{MAX_WAIT}) for one "
+                       "and answer as soon as it is there (default 0: answer at once)."})
 
 
 class AckSchema(Schema):
@@ -109,6 +123,39 @@ class Subscription(MethodView):
         get_conn().execute("DELETE FROM subscription WHERE id = %(i)s", {"i": subscription_id})
 
 
+def _release_request_conn() -> None:
+    """Commit the request's transaction and give its connection back to the pool (get_conn()
+    borrows a new one), so a long-poll does not hold a pooled connection while it waits."""
+    conn = g.pop("db_conn", None)
+    if conn is not None:
+        conn.commit()
+        get_db().pool.putconn(conn)
+
+
+def _read_or_wait(read: Callable[[psycopg.Connection], list], wait: int) -> list:
+    """Position and read; with `wait`, LISTEN first (so no commit after the read goes unnoticed),
+    then wait for a NOTIFY and read again until there are events or `wait` seconds have passed."""
+    if not wait:
+        conn = get_conn()
+        feed.sequence(conn)
+        return read(conn)
+    deadline = time.monotonic() + wait
+    with psycopg.connect(get_db().url, autocommit=True, application_name="sts-distribution-longpoll") as listener:
+        listener.execute("LISTEN change_event")
+        conn = get_conn()
+        feed.sequence(conn)
+        rows = read(conn)
+        while not rows and (remaining := deadline - time.monotonic()) > 0:
+            _release_request_conn()
+            notified = any(True for _ in listener.notifies(timeout=min(remaining, RECHECK), stop_after=1))
+            conn = get_conn()
+            if notified:  # wait for a busy sequencer, so the commit that notified is positioned now
+                conn.execute("SELECT pg_advisory_xact_lock(hashtext(%(k)s))", {"k": feed.SEQUENCER_LOCK})
+            feed.sequence(conn)
+            rows = read(conn)
+    return rows
+
+
 @blp.route("/subscriptions/<uuid:subscription_id>/events")
 class Events(MethodView):
     @SUBSCRIBE
@@ -120,14 +167,20 @@ class Events(MethodView):
 
         Process them, then acknowledge the last position (POST .../ack); reading again without
         `after` starts after the acknowledged position, so an unacknowledged event is delivered
-        again (at least once: make processing idempotent by `position`).
+        again (at least once: make processing idempotent by `position`).  With `wait`, an empty
+        read waits up to that many seconds for the next event (long-polling) instead of
+        answering an empty page at once.
         """
-        sub, conn, p = _mine(subscription_id), get_conn(), current()
-        feed.sequence(conn)
+        sub, p = _mine(subscription_id), current()
         after = args.get("after", sub["acked_position"])
         sets = [[p.constraints or {}]]
-        rows = feed.read(conn, p.municipality_code, feed.types_of(sub["topics"], sub["object_types"]), sets,
-                         after=after, limit=args["limit"])
+        types = feed.types_of(sub["topics"], sub["object_types"])
+
+        def read(conn):
+            return feed.read(conn, p.municipality_code, types, sets, after=after, limit=args["limit"],
+                             system_id=p.system_id)
+
+        rows = _read_or_wait(read, args["wait"])
         events = [{**r, "registered_at": r["registered_at"].isoformat()} for r in rows]
         return jsonify({"events": events, "next_after": events[-1]["position"] if events else after})
 

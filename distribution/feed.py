@@ -17,11 +17,13 @@ import psycopg
 from psycopg import sql
 
 from authz.constraints import sql_condition
+from distribution import messages
 
 TOPICS = {
     "organisation": ("organisation", "enhed", "person", "bruger", "funktion", "itsystem"),
     "klassifikation": ("klassifikation", "facet", "klasse", "sortiment"),
     "indexes": ("sag", "dokument", "bevilling", "effektuering"),
+    "events": (messages.OBJECT_TYPE,),
 }
 INDEX_TYPES = TOPICS["indexes"]
 SEQUENCER_LOCK = "change_event_sequencer"
@@ -42,9 +44,11 @@ _READ = """
            e.registered_at
       FROM change_event e
       LEFT JOIN index_object o ON o.uuid = e.object_uuid AND e.object_type = ANY(%(index_types)s)
+      LEFT JOIN {messages} b ON b.uuid = e.object_uuid AND e.object_type = %(message_type)s
      WHERE e.position > %(after)s AND e.object_type = ANY(%(types)s)
        AND (e.municipality_code = %(m)s OR e.municipality_code IS NULL)
        AND (e.object_type <> ALL(%(index_types)s) OR e.change = 'deleted' OR o.removed_at IS NOT NULL OR {access})
+       AND (e.object_type <> %(message_type)s OR (b.uuid IS NOT NULL AND {message_access}))
      ORDER BY e.position LIMIT %(limit)s
 """
 
@@ -65,9 +69,11 @@ def types_of(topics: list[str], object_types: list[str] | None) -> list[str]:
 
 
 def read(conn: psycopg.Connection, municipality_code: int, types: list[str], privileges: list[list[dict]], *,
-         after: int, limit: int) -> list[dict[str, Any]]:
+         after: int, limit: int, system_id: str | None = None) -> list[dict[str, Any]]:
     """Events after `after` of these object types for one municipality (and national data), the
-    indexes' records limited by the agreement's constraints (removals shown: they hold no data)."""
+    indexes' records limited by the agreement's constraints (removals shown: they hold no data),
+    business events by who may receive them (distribution/messages.py; `system_id` is the
+    subscriber's system: without it, messages for named recipients are not shown)."""
     parts, params = [], {}
     for i, p in enumerate(privileges):
         cond, more = sql_condition(p, kle="o.kle", unit="o.unit", unit_path="o.unit_path", sensitivity="o.sensitivity",
@@ -75,6 +81,7 @@ def read(conn: psycopg.Connection, municipality_code: int, types: list[str], pri
         parts.append(cond)
         params.update(more)
     access = sql.SQL(" AND ").join(parts) if parts else sql.SQL("TRUE")
-    return conn.execute(sql.SQL(_READ).format(access=access),
+    message_access, more = messages.condition(privileges, system_id)
+    return conn.execute(sql.SQL(_READ).format(access=access, messages=messages.MESSAGES, message_access=message_access),
                         {"after": after, "types": types, "m": municipality_code, "index_types": list(INDEX_TYPES),
-                         "limit": limit, **params}).fetchall()
+                         "message_type": messages.OBJECT_TYPE, "limit": limit, **params, **more}).fetchall()

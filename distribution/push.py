@@ -159,7 +159,8 @@ def _step(conn, sub, now, http, timeout, jitter, before_commit) -> str:
         return "idle"
     newest = conn.execute("SELECT coalesce(max(position), 0) AS p FROM change_event").fetchone()["p"]
     rows = feed.read(conn, sub["municipality_code"], feed.types_of(sub["topics"], sub["object_types"]),
-                     [[agreement["constraints"] or {}]], after=sub["delivered_position"], limit=1)
+                     [[agreement["constraints"] or {}]], after=sub["delivered_position"], limit=1,
+                     system_id=sub["system_id"])
     if not rows:  # nothing for this subscriber up to `newest` (read before): it is caught up
         conn.execute("UPDATE subscription_push SET delivered_position = greatest(delivered_position, %(p)s) "
                      "WHERE subscription_id = %(i)s", {**key, "p": newest})
