@@ -3,6 +3,7 @@
     flask distribution sequence      position the committed change events once, now
     flask distribution boundaries    write the events of validity boundaries passed (once, now)
     flask distribution scheduler     run the scheduler process (started by `make run`)
+    flask scheduler run              the same, under the name operators look for
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from distribution.boundaries import emit_boundaries
 from distribution.scheduler import EVENT_RETENTION_DAYS, POLL_SECONDS, DistributionScheduler
 
 distribution_cli = AppGroup("distribution", help="Distribution: the change feed.")
+scheduler_cli = AppGroup("scheduler", help="The scheduler process (distribution jobs).")
 
 
 @distribution_cli.command("sequence")
@@ -44,3 +46,6 @@ def boundaries_command() -> None:
 def scheduler_command(retention_days: int, poll_seconds: float) -> None:
     """Run the scheduler: sequencing (woken by NOTIFY), push delivery, validity boundaries, cleanup."""
     DistributionScheduler(get_db(), retention_days=retention_days, poll_seconds=poll_seconds).run()
+
+
+scheduler_cli.add_command(scheduler_command, name="run")

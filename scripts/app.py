@@ -82,7 +82,7 @@ def start(dev: bool = False) -> int:
     if not _alive("indexer"):
         _spawn("indexer", [str(VENV_BIN / "flask"), "search", "worker"], env)
     if not _alive("scheduler"):
-        _spawn("scheduler", [str(VENV_BIN / "flask"), "distribution", "scheduler"], env)
+        _spawn("scheduler", [str(VENV_BIN / "flask"), "scheduler", "run"], env)
     if not _alive("api"):
         shutil.rmtree(env["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
         os.makedirs(env["PROMETHEUS_MULTIPROC_DIR"])
