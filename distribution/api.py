@@ -28,7 +28,7 @@ from marshmallow import Schema, fields, validate
 from app.api import problem_doc
 from app.db import get_conn, get_db, register_constraint
 from app.errors import Problem, field_error
-from authz.catalogue import Role
+from authz.catalogue import Role, Sensitivity
 from authz.policy import current, system
 from distribution import feed
 
@@ -47,6 +47,13 @@ class SubscriptionSchema(Schema):
     object_types = fields.List(fields.String(validate=validate.OneOf(
         [t for types in feed.TOPICS.values() for t in types])), allow_none=True, load_default=None,
         metadata={"description": "Only these object types of the topics (default: all)."})
+    kle = fields.List(fields.String(validate=validate.Regexp(r"^(\*|\d\d(\.\d\d){0,2}(\.\*)?)$")),
+                      allow_none=True, load_default=None, metadata={
+                          "description": "Only index records and business events with these KLE subjects "
+                                         "(27.35.04, or 27.* for 27 and everything under it)."})
+    sensitivity = fields.String(validate=validate.OneOf([s.value for s in Sensitivity]), allow_none=True,
+                                load_default=None, metadata={
+                                    "description": "Only index records and business events up to this sensitivity."})
     acked_position = fields.Integer(dump_only=True, metadata={"description": "The last position acknowledged."})
     paused = fields.Boolean(dump_only=True)
 
@@ -65,7 +72,7 @@ class AckSchema(Schema):
                               metadata={"description": "Every event up to and including this position is processed."})
 
 
-_COLUMNS = "id, name, topics, object_types, acked_position, paused"
+_COLUMNS = "id, name, topics, object_types, kle, sensitivity, acked_position, paused"
 
 
 def _mine(subscription_id) -> dict:
@@ -99,10 +106,10 @@ class Subscriptions(MethodView):
         feed.sequence(conn)
         start = conn.execute("SELECT coalesce(max(position), 0) AS p FROM change_event").fetchone()["p"]
         return conn.execute(
-            f"INSERT INTO subscription (system_id, municipality_code, name, topics, object_types, acked_position) "
-            f"VALUES (%(s)s, %(m)s, %(n)s, %(t)s, %(o)s, %(a)s) RETURNING {_COLUMNS}",
+            f"INSERT INTO subscription (system_id, municipality_code, name, topics, object_types, kle, sensitivity, "
+            f"acked_position) VALUES (%(s)s, %(m)s, %(n)s, %(t)s, %(o)s, %(k)s, %(v)s, %(a)s) RETURNING {_COLUMNS}",
             {"s": p.system_id, "m": p.municipality_code, "n": body["name"], "t": body["topics"],
-             "o": body["object_types"], "a": start}).fetchone()
+             "o": body["object_types"], "k": body["kle"], "v": body["sensitivity"], "a": start}).fetchone()
 
 
 @blp.route("/subscriptions/<uuid:subscription_id>")
@@ -173,7 +180,7 @@ class Events(MethodView):
         """
         sub, p = _mine(subscription_id), current()
         after = args.get("after", sub["acked_position"])
-        sets = [[p.constraints or {}]]
+        sets = feed.filters_of(sub, p.constraints)
         types = feed.types_of(sub["topics"], sub["object_types"])
 
         def read(conn):

@@ -63,6 +63,17 @@ def sequence(conn: psycopg.Connection) -> int:
     return conn.execute(_SEQUENCE, {"ts": ts}).rowcount
 
 
+def filters_of(subscription: dict, agreement_constraints: dict | None) -> list[list[dict]]:
+    """The privilege lists an event must satisfy (authz.constraints): the agreement's constraints,
+    and the subscription's own KLE and sensitivity filters when it has any (both must hold)."""
+    sets = [[agreement_constraints or {}]]
+    own = {k: v for k, v in (("kle", subscription.get("kle")), ("sensitivity", subscription.get("sensitivity")))
+           if v is not None}
+    if own:
+        sets.append([own])
+    return sets
+
+
 def types_of(topics: list[str], object_types: list[str] | None) -> list[str]:
     types = [t for topic in topics for t in TOPICS[topic]]
     return [t for t in types if object_types is None or t in object_types]

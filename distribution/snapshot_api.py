@@ -96,11 +96,16 @@ def _cursor(value: str | None) -> tuple[int | None, str, str]:
     return position, object_type, uuid
 
 
-def _page(conn: psycopg.Connection, municipality: int, types: list[str], constraints: dict, after_type: str,
-          after_uuid: str, limit: int) -> list[dict[str, Any]]:
+def _page(conn: psycopg.Connection, municipality: int, types: list[str], privileges: list[list[dict]],
+          after_type: str, after_uuid: str, limit: int) -> list[dict[str, Any]]:
     """Up to `limit` current objects after (after_type, after_uuid), by object type then UUID."""
-    access, params = sql_condition([constraints], kle="o.kle", unit="o.unit", unit_path="o.unit_path",
-                                   sensitivity="o.sensitivity", it_system="o.master_system", param_prefix="s")
+    parts, params = [], {}
+    for i, p in enumerate(privileges):
+        cond, more = sql_condition(p, kle="o.kle", unit="o.unit", unit_path="o.unit_path", sensitivity="o.sensitivity",
+                                   it_system="o.master_system", param_prefix=f"s{i}")
+        parts.append(cond)
+        params.update(more)
+    access = sql.SQL(" AND ").join(parts)
     items: list[dict[str, Any]] = []
     for t in sorted(types):
         if t < after_type or len(items) >= limit or t not in SNAPSHOT_TYPES:
@@ -139,7 +144,8 @@ class Snapshot(MethodView):
             feed.sequence(conn)
             position = conn.execute("SELECT coalesce(max(position), 0) AS p FROM change_event").fetchone()["p"]
         types = feed.types_of(sub["topics"], sub["object_types"])
-        items = _page(conn, p.municipality_code, types, p.constraints or {}, after_type, after_uuid, args["limit"])
+        items = _page(conn, p.municipality_code, types, feed.filters_of(sub, p.constraints), after_type, after_uuid,
+                      args["limit"])
         last = items[-1] if len(items) == args["limit"] else None
         return {"items": items, "feed_position": position,
                 "next_cursor": encode_cursor([position, last["object_type"], last["object_uuid"]]) if last else None}

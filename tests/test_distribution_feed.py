@@ -122,3 +122,32 @@ def test_a_removed_record_and_a_passivated_unit_are_events_too(app, iw):
     changes = [(e["object_type"], e["change"]) for e in events(iw, token, sub)["events"]]
     assert changes == [("sag", "created"), ("sag", "deleted")]
 
+
+
+def test_a_subscriptions_own_kle_and_sensitivity_filters_narrow_what_it_receives(app, iw):
+    token = iw.system("narrow", "distribution", roles=("read",))
+    fag = iw.token("fag", "sdi")
+    subs = {}
+    for name, filters in (("kle27", {"kle": ["27.*"]}), ("kle17", {"kle": ["17.*"]}),
+                          ("open", {"sensitivity": "IKKE_FORTROLIGE_DATA"})):
+        r = iw.call("post", "/api/v1/distribution/subscriptions", token,
+                    json={"name": name, "topics": ["indexes", "organisation"], **filters})
+        assert r.status_code == 201 and r.get_json()["kle"] == filters.get("kle"), r.get_json()
+        subs[name] = r.get_json()["id"]
+    names = {}
+    for name, sensitivity in (("open", "IKKE_FORTROLIGE_DATA"), ("secret", "VIP_SAGER")):
+        case = iw.case(name, sensitivity=sensitivity)
+        assert iw.call("put", f"/api/v1/sdi/cases/{case['uuid']}", fag, json=case).status_code == 200
+        names[case["uuid"]] = name
+    with app.app_context(), get_db().transaction() as conn:
+        names[unit(conn, "U", parent=iw.org.ids["R"])] = "unit"
+
+    def got(sub):
+        return {names.get(e["object_uuid"], "?") for e in events(iw, token, sub)["events"]}
+
+    assert got(subs["kle27"]) == {"open", "secret", "unit"}  # the cases are 27.01.02; units are not narrowed
+    assert got(subs["kle17"]) == {"unit"}
+    assert got(subs["open"]) == {"open", "unit"}
+    r = iw.call("post", "/api/v1/distribution/subscriptions", token,
+                json={"name": "bad", "topics": ["indexes"], "kle": ["27.x"], "sensitivity": "HEMMELIG"})
+    assert r.status_code == 422 and {e["field"] for e in r.get_json()["errors"]} == {"kle.0", "sensitivity"}
