@@ -25,11 +25,13 @@ from datetime import datetime
 
 import psycopg
 
+from app.bulk_jobs import BulkJobs
 from app.db import constraint_rule
 from indexes.records import KINDS
 from indexes.references import References
 from indexes.service import IndexWriteError, Item, apply, load
 
+JOBS = BulkJobs("index_bulk_job")
 STATUSES = ("accepted", "unchanged", "stale", "rejected")
 
 
@@ -203,7 +205,7 @@ def import_jsonl(db, municipality_code: int, system_id: str | None, lines: Itera
     with db.transaction() as conn:
         refs = References.everything(conn, municipality_code)
         if job:
-            start = _job_start(conn, job, municipality_code, digest, len(data))
+            start = JOBS.start(conn, job, municipality_code, digest, len(data))
     counts = dict.fromkeys(STATUSES, 0)
     rejected: list[dict] = []
     began = time.monotonic()
@@ -212,7 +214,10 @@ def import_jsonl(db, municipality_code: int, system_id: str | None, lines: Itera
         with db.transaction() as conn:
             run_batch(conn, municipality_code, system_id, numbered, tally, refs=refs, parsed=parsed)
             if job:
-                _job_save(conn, job, municipality_code, i + batch, tally.counts, i + batch >= len(data))
+                c = tally.counts
+                JOBS.save(conn, job, municipality_code, i + batch, accepted=c["accepted"],
+                          unchanged=c["unchanged"] + c["stale"], rejected=c["rejected"],
+                          finished=i + batch >= len(data))
         for k in STATUSES:
             counts[k] += tally.counts[k]
         rejected += [r for r in tally.records if r["status"] == "rejected"]
@@ -221,26 +226,3 @@ def import_jsonl(db, municipality_code: int, system_id: str | None, lines: Itera
             progress({"done": done, "total": len(data), **counts,
                       "rate": (done - start) / max(time.monotonic() - began, 1e-6)})
     return {**counts, "rejected_records": rejected, "resumed_from": start, "total": len(data)}
-
-
-def _job_start(conn, job: str, municipality_code: int, digest: str, total: int) -> int:
-    row = conn.execute("SELECT input_hash, position FROM index_bulk_job WHERE municipality_code = %(m)s "
-                       "AND name = %(n)s FOR UPDATE", {"m": municipality_code, "n": job}).fetchone()
-    if row is not None and row["input_hash"] == digest:
-        return min(row["position"], total)
-    conn.execute("""INSERT INTO index_bulk_job (municipality_code, name, input_hash, total)
-                    VALUES (%(m)s, %(n)s, %(h)s, %(t)s)
-                    ON CONFLICT (municipality_code, name) DO UPDATE SET input_hash = %(h)s, total = %(t)s,
-                        position = 0, accepted = 0, unchanged = 0, rejected = 0, started_at = now(),
-                        updated_at = now(), finished_at = NULL""",
-                 {"m": municipality_code, "n": job, "h": digest, "t": total})
-    return 0
-
-
-def _job_save(conn, job: str, municipality_code: int, position: int, added: dict, finished: bool) -> None:
-    conn.execute("""UPDATE index_bulk_job SET position = %(p)s, accepted = accepted + %(a)s,
-                           unchanged = unchanged + %(u)s + %(s)s, rejected = rejected + %(r)s, updated_at = now(),
-                           finished_at = CASE WHEN %(f)s THEN now() END
-                     WHERE municipality_code = %(m)s AND name = %(n)s""",
-                 {"p": position, "a": added["accepted"], "u": added["unchanged"], "s": added["stale"],
-                  "r": added["rejected"], "f": finished, "m": municipality_code, "n": job})

@@ -37,6 +37,7 @@ from marshmallow import ValidationError
 
 from app.bitemporal.deferred import DeferredCreates
 from app.bitemporal.periods import copenhagen_today
+from app.bulk_jobs import BulkJobs
 from classification import service as klassifikation
 from classification.model import KLE_EMNEPLAN
 from organisation import sync
@@ -44,6 +45,7 @@ from organisation.service import OrgError
 from organisation.sync import Feed
 from organisation.sync_records import SCHEMAS, flatten_errors, load_record
 
+JOBS = BulkJobs("organisation_sync_job")
 STATUS_RANK = {"unchanged": 0, "accepted": 1, "rejected": 2}
 
 
@@ -238,29 +240,6 @@ def run_in(conn: psycopg.Connection, municipality_code: int, lines: Iterable[str
     return {**runner.counts, "records": [a for _n, a in sorted(runner.answers.items())]}
 
 
-def _job_start(conn: psycopg.Connection, job: str, municipality_code: int, digest: str, total: int) -> int:
-    row = conn.execute("SELECT input_hash, position FROM organisation_sync_job WHERE municipality_code = %(m)s "
-                       "AND name = %(n)s FOR UPDATE", {"m": municipality_code, "n": job}).fetchone()
-    if row is not None and row["input_hash"] == digest:
-        return min(row["position"], total)
-    conn.execute("""INSERT INTO organisation_sync_job (municipality_code, name, input_hash, total)
-                    VALUES (%(m)s, %(n)s, %(h)s, %(t)s)
-                    ON CONFLICT (municipality_code, name) DO UPDATE SET input_hash = %(h)s, total = %(t)s,
-                        position = 0, accepted = 0, unchanged = 0, rejected = 0, started_at = now(),
-                        updated_at = now(), finished_at = NULL""",
-                 {"m": municipality_code, "n": job, "h": digest, "t": total})
-    return 0
-
-
-def _job_save(conn, job: str, municipality_code: int, position: int, added: dict, finished: bool) -> None:
-    conn.execute("""UPDATE organisation_sync_job SET position = %(p)s, accepted = accepted + %(a)s,
-                           unchanged = unchanged + %(u)s, rejected = rejected + %(r)s, updated_at = now(),
-                           finished_at = CASE WHEN %(f)s THEN now() END
-                     WHERE municipality_code = %(m)s AND name = %(n)s""",
-                 {"p": position, "a": added["accepted"], "u": added["unchanged"], "r": added["rejected"],
-                  "f": finished, "m": municipality_code, "n": job})
-
-
 def import_jsonl(db, municipality_code: int, lines: Iterable[str], *, job: str | None = None, batch: int = 500,
                  progress: Callable[[dict], None] | None = None, actor: str | None = None) -> dict:
     """Import JSON lines, committing every `batch` steps; resumable under a job name.
@@ -278,7 +257,7 @@ def import_jsonl(db, municipality_code: int, lines: Iterable[str], *, job: str |
     runner = Runner(municipality_code, actor)
     with db.transaction() as conn:
         runner.prime(conn)
-        start = _job_start(conn, job, municipality_code, digest, len(steps)) if job else 0
+        start = JOBS.start(conn, job, municipality_code, digest, len(steps)) if job else 0
     began = time.monotonic()
     for i in range(start, len(steps), batch):
         chunk = steps[i:i + batch]
@@ -294,8 +273,9 @@ def import_jsonl(db, municipality_code: int, lines: Iterable[str], *, job: str |
                     runner.run(conn, chunk, savepoints=savepoints)
                     if job:
                         added = {k: runner.counts[k] - before[k] for k in before}
-                        _job_save(conn, job, municipality_code, i + len(chunk), added,
-                                  i + len(chunk) >= len(steps))
+                        JOBS.save(conn, job, municipality_code, i + len(chunk), accepted=added["accepted"],
+                                  unchanged=added["unchanged"], rejected=added["rejected"],
+                                  finished=i + len(chunk) >= len(steps))
                 break
             except Rejected:
                 runner.restore(snapshot)  # rolled back: write the batch again, a savepoint per step
