@@ -72,6 +72,8 @@ RECORD_BODY = {"required": True, "content": {"application/json": {"schema": {
 LINES_BODY = {"required": True, "content": {t: {"schema": {"type": "string", "description": (
     'One record per line: {"kind": "sag", ...}; {"kind": "sag", "op": "remove", "uuid": ..., '
     '"changed_at": ...} removes.')}} for t in BULK_TYPES}}
+LINES_PROBLEMS = ((400, "The body is not UTF-8."), (413, "The body is too large."),
+                  (415, "Not application/x-ndjson or application/jsonl."))
 WRITE_PROBLEMS = ((403, "The calling system is not the record's master system."),
                   (409, "The UUID is another record's, or another version has this changed_at."),
                   (422, "The record breaks a rule; `errors` names every field and rule."))
@@ -126,14 +128,13 @@ def _register(svc: Service) -> None:
     class Bulk(MethodView):
         @svc.write
         @blp.response(200, IndexBulkResultSchema)
-        @_documented(blp, ((400, "The body is not UTF-8."), (413, "The body is too large."),
-                           (415, "Not application/x-ndjson or application/jsonl.")))
+        @_documented(blp, LINES_PROBLEMS)
         @blp.doc(requestBody=LINES_BODY)
         def post(self):
             """Import or remove many records sent as JSON lines, answered per line.
 
-            Each line is written under its own savepoint: a rejected line (with every problem and its
-            field path) undoes only itself, so a sender resends just the rejected ones.  Accepted
+            A rejected line (with every problem, its field path and its problem code) writes nothing
+            and the other lines are written, so a sender resends just the rejected ones.  Accepted
             lines are searchable once the indexer has delivered them (usually within a second).
             """
             return bulk.run_in(get_conn(), municipality(), current().system_id, _lines(), allowed=svc.record_kinds)
@@ -142,8 +143,7 @@ def _register(svc: Service) -> None:
     class Validate(MethodView):
         @svc.write
         @blp.response(200, IndexBulkResultSchema)
-        @_documented(blp, ((400, "The body is not UTF-8."), (413, "The body is too large."),
-                           (415, "Not application/x-ndjson or application/jsonl.")))
+        @_documented(blp, LINES_PROBLEMS)
         @blp.doc(requestBody=LINES_BODY)
         def post(self):
             """Dry run: the answers a bulk upload of these lines would get, with nothing written.
