@@ -47,3 +47,5 @@ bench: venv
 	$(PY) -m bench.authz
 	$(PY) -m bench.klassifikation
 	$(PY) -m bench.organisation
+	$(PY) -m bench.indexes
+	$(PY) -m bench.distribution

@@ -48,17 +48,24 @@ def record(operation: str, persons: list[str]) -> None:
     `urn:oio:cpr-nr:0101011234` or `urn:uuid:<uuid>`), for `operation`
     (e.g. "privileges.read").  Runs in the request's transaction, so the
     entry and the answer stand or fall together.  No persons, no entry."""
+    principal = g.get("principal")
+    if principal is None and persons:
+        # A programming error: personal data on a route that does not authenticate.
+        raise RuntimeError("access_log.record() needs an authenticated caller (authz.policy)")
+    record_for(get_conn(), principal, operation, persons, request_id=g.get("request_id"))
+
+
+def record_for(conn: psycopg.Connection, principal: Any, operation: str, persons: list[str], *,
+               request_id: str | None = None) -> None:
+    """`record` outside a request (push delivery in the scheduler): the caller, the connection of
+    the transaction the data is read in, and the request id if there is one are given."""
     unique = list(dict.fromkeys(persons))
     if not unique:
         return
     if not operation or any(not isinstance(p, str) or not p.startswith("urn:") for p in unique):
         raise ValueError(f"access log: an operation and person URNs are needed, got {operation!r}, {unique!r}")
-    principal = g.get("principal")
-    if principal is None:
-        # A programming error: personal data on a route that does not authenticate.
-        raise RuntimeError("access_log.record() needs an authenticated caller (authz.policy)")
-    get_conn().execute(_INSERT, {
-        "request_id": g.get("request_id"),
+    conn.execute(_INSERT, {
+        "request_id": request_id,
         "system_id": principal.system_id,
         "vendor_id": principal.vendor_id,
         "platform_user_id": principal.platform_user_id,

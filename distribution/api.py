@@ -30,7 +30,7 @@ from app.db import get_conn, get_db, register_constraint
 from app.errors import Problem, field_error
 from authz.catalogue import Role, Sensitivity
 from authz.policy import current, system
-from distribution import feed
+from distribution import feed, payloads
 
 blp = Blueprint("distribution", __name__, description="Distribution: subscriptions and their change events (pull).")
 SUBSCRIBE = system("distribution", Role.READ)
@@ -54,6 +54,10 @@ class SubscriptionSchema(Schema):
     sensitivity = fields.String(validate=validate.OneOf([s.value for s in Sensitivity]), allow_none=True,
                                 load_default=None, metadata={
                                     "description": "Only index records and business events up to this sensitivity."})
+    payload = fields.String(load_default="thin", validate=validate.OneOf(["thin", "full"]), metadata={
+        "description": "thin (default): events name the object (type, UUID, change); full: events also carry "
+                       "`data`, the object's current state as the agreement allows it (CPR numbers and names "
+                       "only with see_cpr / see_name; null after a deletion)."})
     acked_position = fields.Integer(dump_only=True, metadata={"description": "The last position acknowledged."})
     paused = fields.Boolean(dump_only=True)
 
@@ -72,7 +76,7 @@ class AckSchema(Schema):
                               metadata={"description": "Every event up to and including this position is processed."})
 
 
-_COLUMNS = "id, name, topics, object_types, kle, sensitivity, acked_position, paused"
+_COLUMNS = "id, name, topics, object_types, kle, sensitivity, payload, acked_position, paused"
 
 
 def _mine(subscription_id) -> dict:
@@ -107,9 +111,11 @@ class Subscriptions(MethodView):
         start = conn.execute("SELECT coalesce(max(position), 0) AS p FROM change_event").fetchone()["p"]
         return conn.execute(
             f"INSERT INTO subscription (system_id, municipality_code, name, topics, object_types, kle, sensitivity, "
-            f"acked_position) VALUES (%(s)s, %(m)s, %(n)s, %(t)s, %(o)s, %(k)s, %(v)s, %(a)s) RETURNING {_COLUMNS}",
+            f"payload, acked_position) VALUES (%(s)s, %(m)s, %(n)s, %(t)s, %(o)s, %(k)s, %(v)s, %(pl)s, %(a)s) "
+            f"RETURNING {_COLUMNS}",
             {"s": p.system_id, "m": p.municipality_code, "n": body["name"], "t": body["topics"],
-             "o": body["object_types"], "k": body["kle"], "v": body["sensitivity"], "a": start}).fetchone()
+             "o": body["object_types"], "k": body["kle"], "v": body["sensitivity"], "pl": body["payload"],
+             "a": start}).fetchone()
 
 
 @blp.route("/subscriptions/<uuid:subscription_id>")
@@ -170,7 +176,8 @@ class Events(MethodView):
     @blp.response(200)
     @blp.alt_response(404, **problem_doc("No such subscription of this system and municipality."))
     def get(self, args, subscription_id):
-        """The subscription's events after a position, in commit order (thin: type, UUID, change).
+        """The subscription's events after a position, in commit order (type, UUID, change; `data` too
+        when the subscription's payload is full).
 
         Process them, then acknowledge the last position (POST .../ack); reading again without
         `after` starts after the acknowledged position, so an unacknowledged event is delivered
@@ -189,6 +196,10 @@ class Events(MethodView):
 
         rows = _read_or_wait(read, args["wait"])
         events = [{**r, "registered_at": r["registered_at"].isoformat()} for r in rows]
+        if sub["payload"] == "full":
+            renderer = payloads.Renderer(get_conn(), p, sets)
+            renderer.render(events)
+            renderer.log(g.get("request_id"))
         return jsonify({"events": events, "next_after": events[-1]["position"] if events else after})
 
 

@@ -3,17 +3,20 @@
 `deliver_due` takes each due push subscription (not paused, `next_attempt_at` reached), locked
 with FOR UPDATE SKIP LOCKED so that two schedulers never deliver for the same subscription at
 once, reads its next event after `delivered_position` (the same filter as pull: the municipality,
-the topics and the approved agreement's constraints) and POSTs it, ONE EVENT PER REQUEST in
-position order (so the order per object is kept), signed:
+the topics and the approved agreement's constraints) and POSTs it, one event per request in
+position order (so the order per object is kept), or with `batch_size` > 1 up to that many events
+per request as {"subscription_id", "events": [...]} (each event with its `event_id`), signed:
 
-    X-STS-Event-Id:   "<subscription id>:<position>"  (idempotency key: a redelivery repeats it)
+    X-STS-Event-Id:   "<subscription id>:<position>" ("<first>-<last>" for a batch; a redelivery
+                      repeats it: process idempotently by each event's `event_id`)
     X-STS-Timestamp:  unix seconds
     X-STS-Signature:  "sha256=" + hex HMAC-SHA256(secret, "<timestamp>." + body)
 
+With the subscription's payload `full`, each event carries `data` (distribution/payloads.py).
 A 2xx answer advances `delivered_position`; anything else (status >= 300, timeout, connection
 error) counts an attempt and backs off exponentially with full jitter (0.5 s doubling, at most
 5 minutes).  After `max_attempts` attempts, or when the event is older than `max_age_seconds`,
-the event moves to `dead_letter` and later events flow.  Every event's outcome is committed
+the event (every event of the batch) moves to `dead_letter` and later events flow.  Every event's outcome is committed
 before the next is sent, so a crash loses nothing: at worst the event whose POST was not yet
 committed is delivered again, with the same idempotency key (at least once).
 
@@ -40,7 +43,7 @@ from flask.cli import with_appcontext
 from psycopg.types.json import Jsonb
 
 from app.db import Database, get_db
-from distribution import feed
+from distribution import feed, payloads
 
 BACKOFF_BASE = 0.5  # seconds
 BACKOFF_CAP = 300.0
@@ -51,14 +54,14 @@ LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 Sender = Callable[[str, bytes, dict[str, str], float], tuple[int, str]]
 
 _DUE = """
-    SELECT p.*, s.system_id, s.municipality_code, s.topics, s.object_types, s.kle, s.sensitivity
+    SELECT p.*, s.system_id, s.municipality_code, s.topics, s.object_types, s.kle, s.sensitivity, s.payload
       FROM subscription_push p JOIN subscription s ON s.id = p.subscription_id
      WHERE NOT s.paused AND p.next_attempt_at <= %(now)s AND p.subscription_id <> ALL(%(skip)s::uuid[])
      ORDER BY p.next_attempt_at, p.subscription_id
      LIMIT 1 FOR UPDATE OF p SKIP LOCKED
 """
 _AGREEMENT = """
-    SELECT a.constraints FROM agreement a JOIN it_system s ON s.id = a.system_id
+    SELECT a.id, a.roles, a.constraints, s.vendor_id FROM agreement a JOIN it_system s ON s.id = a.system_id
      WHERE a.system_id = %(s)s AND a.service = 'distribution' AND a.municipality_code = %(m)s
        AND a.state = 'approved' AND s.active
 """
@@ -103,15 +106,30 @@ def event_payload(row: dict[str, Any], subscription_id: str) -> dict[str, Any]:
     return {"position": row["position"], "object_type": row["object_type"], "object_uuid": str(row["object_uuid"]),
             "municipality_code": row["municipality_code"], "change": row["change"],
             "registered_at": registered.isoformat() if isinstance(registered, datetime) else registered,
-            "subscription_id": str(subscription_id)}
+            "subscription_id": str(subscription_id), "event_id": f"{subscription_id}:{row['position']}"}
 
 
-def send(url: str, secret: str, event: dict[str, Any], *, http: Sender | None = None,
+def message_of(events: list[dict[str, Any]], batch_size: int) -> dict[str, Any]:
+    """What one POST carries: the event itself (batch size 1), or {"subscription_id", "events"}."""
+    if batch_size == 1:
+        return events[0]
+    return {"subscription_id": events[0]["subscription_id"], "events": events}
+
+
+def message_id(message: dict[str, Any]) -> str:
+    """X-STS-Event-Id: `<subscription>:<position>`, or `<subscription>:<first>-<last>` for a batch."""
+    if "events" in message:
+        first, last = message["events"][0]["position"], message["events"][-1]["position"]
+        return f"{message['subscription_id']}:{first}-{last}"
+    return f"{message['subscription_id']}:{message['position']}"
+
+
+def send(url: str, secret: str, message: dict[str, Any], *, http: Sender | None = None,
          timeout: float = TIMEOUT) -> str | None:
-    """POST one event, signed; None on a 2xx answer, else what went wrong."""
-    body = json.dumps(event, separators=(",", ":")).encode()
+    """POST one event (or batch), signed; None on a 2xx answer, else what went wrong."""
+    body = json.dumps(message, separators=(",", ":")).encode()
     timestamp = int(time.time())
-    headers = {"X-STS-Event-Id": f"{event['subscription_id']}:{event['position']}",
+    headers = {"X-STS-Event-Id": message_id(message),
                "X-STS-Timestamp": str(timestamp), "X-STS-Signature": sign(secret, timestamp, body)}
     try:
         status, text = (http or post)(url, body, headers, timeout)
@@ -158,38 +176,45 @@ def _step(conn, sub, now, http, timeout, jitter, before_commit) -> str:
                      {**key, "e": "No approved agreement for the service distribution: nothing is delivered."})
         return "idle"
     newest = conn.execute("SELECT coalesce(max(position), 0) AS p FROM change_event").fetchone()["p"]
+    filters = feed.filters_of(sub, agreement["constraints"])
     rows = feed.read(conn, sub["municipality_code"], feed.types_of(sub["topics"], sub["object_types"]),
-                     feed.filters_of(sub, agreement["constraints"]), after=sub["delivered_position"], limit=1,
-                     system_id=sub["system_id"])
+                     filters, after=sub["delivered_position"], limit=sub["batch_size"], system_id=sub["system_id"])
     if not rows:  # nothing for this subscriber up to `newest` (read before): it is caught up
         conn.execute("UPDATE subscription_push SET delivered_position = greatest(delivered_position, %(p)s) "
                      "WHERE subscription_id = %(i)s", {**key, "p": newest})
         return "idle"
-    event = event_payload(rows[0], sub["subscription_id"])
-    error = send(sub["url"], sub["secret"], event, http=http, timeout=timeout)
+    events = [event_payload(r, sub["subscription_id"]) for r in rows]
+    if sub["payload"] == "full":
+        renderer = payloads.Renderer(conn, payloads.principal_of(sub, agreement), filters)
+        renderer.render(events)
+        renderer.log()
+    message = message_of(events, sub["batch_size"])
+    error = send(sub["url"], sub["secret"], message, http=http, timeout=timeout)
     attempts = sub["attempts"] + 1
     too_old = now - rows[0]["registered_at"] > timedelta(seconds=sub["max_age_seconds"])
+    last = events[-1]["position"]
     if error is None:
         outcome = "delivered"
         conn.execute("UPDATE subscription_push SET delivered_position = %(p)s, attempts = 0, last_success_at = %(now)s,"
-                     " next_attempt_at = %(now)s WHERE subscription_id = %(i)s", {**key, "p": event["position"]})
+                     " next_attempt_at = %(now)s WHERE subscription_id = %(i)s", {**key, "p": last})
     elif attempts >= sub["max_attempts"] or too_old:
         outcome = "dead"
-        conn.execute("INSERT INTO dead_letter (subscription_id, position, event, error, attempts) "
-                     "VALUES (%(i)s, %(p)s, %(e)s, %(err)s, %(a)s) ON CONFLICT (subscription_id, position) "
-                     "DO UPDATE SET event = EXCLUDED.event, error = EXCLUDED.error, attempts = EXCLUDED.attempts, "
-                     "created_at = now(), redriven_at = NULL",
-                     {**key, "p": event["position"], "e": Jsonb(event), "err": error, "a": attempts})
+        for event in events:
+            conn.execute("INSERT INTO dead_letter (subscription_id, position, event, error, attempts) "
+                         "VALUES (%(i)s, %(p)s, %(e)s, %(err)s, %(a)s) ON CONFLICT (subscription_id, position) "
+                         "DO UPDATE SET event = EXCLUDED.event, error = EXCLUDED.error, attempts = EXCLUDED.attempts, "
+                         "created_at = now(), redriven_at = NULL",
+                         {**key, "p": event["position"], "e": Jsonb(event), "err": error, "a": attempts})
         conn.execute("UPDATE subscription_push SET delivered_position = %(p)s, attempts = 0, failures = failures + 1,"
                      " last_error = %(err)s, next_attempt_at = %(now)s WHERE subscription_id = %(i)s",
-                     {**key, "p": event["position"], "err": error})
+                     {**key, "p": last, "err": error})
     else:
         outcome = "retry"
         conn.execute("UPDATE subscription_push SET attempts = %(a)s, failures = failures + 1, last_error = %(err)s,"
                      " next_attempt_at = %(at)s WHERE subscription_id = %(i)s",
                      {**key, "a": attempts, "err": error, "at": now + backoff(attempts, jitter)})
     if before_commit:
-        before_commit(dict(sub), event, outcome)
+        before_commit(dict(sub), message, outcome)
     return outcome
 
 

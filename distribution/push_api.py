@@ -30,7 +30,10 @@ def _url(value: str) -> None:
 
 class PushSchema(Schema):
     url = fields.String(required=True, validate=[validate.Length(max=2000), _url],
-                        metadata={"description": "Where events are POSTed, one per request."})
+                        metadata={"description": "Where events are POSTed (batch_size per request)."})
+    batch_size = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1000), metadata={
+        "description": "Events per request: 1 (default) POSTs each event as the body; more POSTs "
+                       '{"subscription_id", "events": [...]} with up to this many events in position order.'})
     max_attempts = fields.Integer(load_default=8, validate=validate.Range(min=1, max=100), metadata={
         "description": "Attempts before an event goes to the dead letters."})
     max_age_seconds = fields.Integer(load_default=86400, validate=validate.Range(min=1, max=30 * 86400), metadata={
@@ -63,17 +66,19 @@ class DeadLetterSchema(Schema):
 
 
 _UPSERT = """
-    INSERT INTO subscription_push (subscription_id, url, secret, max_attempts, max_age_seconds, delivered_position)
-    SELECT id, %(url)s, %(secret)s, %(max_attempts)s, %(max_age_seconds)s, acked_position
+    INSERT INTO subscription_push (subscription_id, url, secret, max_attempts, max_age_seconds, batch_size,
+                                   delivered_position)
+    SELECT id, %(url)s, %(secret)s, %(max_attempts)s, %(max_age_seconds)s, %(batch_size)s, acked_position
       FROM subscription WHERE id = %(i)s
     ON CONFLICT (subscription_id) DO UPDATE
        SET url = EXCLUDED.url, secret = EXCLUDED.secret, max_attempts = EXCLUDED.max_attempts,
-           max_age_seconds = EXCLUDED.max_age_seconds, attempts = 0, next_attempt_at = now()
-    RETURNING url, secret, max_attempts, max_age_seconds
+           max_age_seconds = EXCLUDED.max_age_seconds, batch_size = EXCLUDED.batch_size, attempts = 0,
+           next_attempt_at = now()
+    RETURNING url, secret, max_attempts, max_age_seconds, batch_size
 """
 _STATUS = """
-    SELECT p.url, p.max_attempts, p.max_age_seconds, p.delivered_position, p.attempts, p.failures, p.last_error,
-           p.last_success_at, p.next_attempt_at,
+    SELECT p.url, p.max_attempts, p.max_age_seconds, p.batch_size, p.delivered_position, p.attempts, p.failures,
+           p.last_error, p.last_success_at, p.next_attempt_at,
            greatest((SELECT coalesce(max(position), 0) FROM change_event) - p.delivered_position, 0) AS lag
       FROM subscription_push p WHERE p.subscription_id = %(i)s
 """
@@ -104,10 +109,12 @@ class Push(MethodView):
     def put(self, body, subscription_id):
         """Push the subscription's events to a URL; answers the signing secret, this once.
 
-        Each event is POSTed as JSON in its own request, in position order, with the headers
-        X-STS-Event-Id (`<subscription id>:<position>`, the same on a redelivery: process
-        idempotently), X-STS-Timestamp (unix seconds) and X-STS-Signature (`sha256=` + hex
-        HMAC-SHA256 of `<timestamp>.<body>` with the secret).  Answer 2xx when processed; other
+        Each event is POSTed as JSON in its own request (or, with `batch_size` > 1, up to that
+        many in one request as `{"subscription_id", "events": [...]}`), in position order, with
+        the headers X-STS-Event-Id (`<subscription id>:<position>`, or `:<first>-<last>` for a
+        batch; the same on a redelivery: process idempotently by each event's `event_id`),
+        X-STS-Timestamp (unix seconds) and X-STS-Signature (`sha256=` + hex HMAC-SHA256
+        of `<timestamp>.<body>` with the secret).  Answer 2xx when processed; other
         answers are retried with exponential backoff until `max_attempts` or `max_age_seconds`,
         then the event is a dead letter.  Delivery starts after the acknowledged position;
         PUT again to change the URL or rotate the secret (the position is kept).

@@ -21,6 +21,7 @@ import uuid as uuidlib
 from typing import Any
 
 import psycopg
+from flask import g
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 from psycopg import sql
@@ -31,7 +32,7 @@ from app.errors import Problem, field_error
 from app.paging import decode_cursor, encode_cursor
 from authz.constraints import sql_condition
 from authz.policy import current
-from distribution import feed
+from distribution import feed, payloads
 from distribution.api import _COLUMNS, SUBSCRIBE, SubscriptionSchema, _mine, blp
 
 MAX_ITEMS = 1000
@@ -69,6 +70,8 @@ class SnapshotItemSchema(Schema):
     object_type = fields.String()
     object_uuid = fields.String()
     municipality_code = fields.Integer(allow_none=True, metadata={"description": "Null for national data."})
+    data = fields.Raw(allow_none=True, metadata={
+        "description": "Only with payload full: the object's current state as the agreement allows it."})
 
 
 class SnapshotPageSchema(Schema):
@@ -136,7 +139,8 @@ class Snapshot(MethodView):
         is null, then follow the feed after `feed_position`: a change during the snapshot is in
         the feed after it (an object may come twice; process idempotently).  Deleted objects and
         removed index records are not listed; index records only as the agreement's constraints
-        allow.  Read each object through the service that owns it.
+        allow.  With the subscription's payload `full`, each item carries `data` (its current
+        state as the agreement allows it); with `thin`, read each object through its service.
         """
         sub, p, conn = _mine(subscription_id), current(), get_conn()
         position, after_type, after_uuid = _cursor(args.get("cursor"))
@@ -147,6 +151,10 @@ class Snapshot(MethodView):
         items = _page(conn, p.municipality_code, types, feed.filters_of(sub, p.constraints), after_type, after_uuid,
                       args["limit"])
         last = items[-1] if len(items) == args["limit"] else None
+        if sub["payload"] == "full":
+            renderer = payloads.Renderer(conn, p, feed.filters_of(sub, p.constraints))
+            items = renderer.render([dict(item) for item in items])
+            renderer.log(g.get("request_id"))
         return {"items": items, "feed_position": position,
                 "next_cursor": encode_cursor([position, last["object_type"], last["object_uuid"]]) if last else None}
 

@@ -38,6 +38,7 @@ class Receiver:
         self.keys: Counter[str] = Counter()  # idempotency key -> times received and processed
         self.processed: list[dict] = []  # events in the order they were first processed
         self.bad: list[str] = []
+        self.requests: list[str] = []  # X-STS-Event-Id of every request processed
         self.lock = threading.Lock()
         receiver = self
 
@@ -55,12 +56,17 @@ class Receiver:
 
     def handle(self, request: BaseHTTPRequestHandler) -> None:
         body = request.rfile.read(int(request.headers["Content-Length"]))
-        event = json.loads(body)
+        message = json.loads(body)
+        batch = message.get("events")  # batch_size > 1: {"subscription_id", "events": [...]}
+        items = batch or [message]
+        sub = message["subscription_id"]
         key, stamp = request.headers["X-STS-Event-Id"], request.headers["X-STS-Timestamp"]
-        secret = self.secrets.get(event["subscription_id"], "")
+        expected_key = f"{sub}:{items[0]['position']}" + (f"-{items[-1]['position']}" if batch else "")
+        secret = self.secrets.get(sub, "")
         expected = "sha256=" + hmac.new(secret.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
         if not (secret and hmac.compare_digest(expected, request.headers["X-STS-Signature"])
-                and abs(time.time() - int(stamp)) < 300 and key == f"{event['subscription_id']}:{event['position']}"):
+                and abs(time.time() - int(stamp)) < 300 and key == expected_key
+                and all(e["event_id"] == f"{sub}:{e['position']}" for e in items)):
             self.bad.append(key)
             return self.answer(request, 401)
         with self.lock:
@@ -68,9 +74,11 @@ class Receiver:
         if mode == "500":
             return self.answer(request, 500, b"receiver down")
         with self.lock:
-            self.keys[key] += 1
-            if self.keys[key] == 1:
-                self.processed.append(event)
+            self.requests.append(key)
+            for event in items:
+                self.keys[event["event_id"]] += 1
+                if self.keys[event["event_id"]] == 1:
+                    self.processed.append(event)
         if mode == "slow":
             time.sleep(TIMEOUT * 2)  # processed, but the deliverer has given up waiting
             return None
