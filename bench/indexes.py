@@ -40,14 +40,11 @@ import json
 import os
 import platform
 import random
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
@@ -55,7 +52,7 @@ from pathlib import Path
 from app.bitemporal.periods import copenhagen_today
 from app.search.indexer import drain
 from bench.organisation_setup import load_organisation
-from bench.scratch import log, scratch_app
+from bench.scratch import api_server, flask_process, log, scratch_app
 from indexes import search as index_search
 from indexes.bulk import import_jsonl
 from indexes.reads import overview_body
@@ -142,40 +139,13 @@ class Bench:
 
     def _indexer(self) -> subprocess.Popen:
         """`flask search worker` on the scratch database and prefix: the indexer process of `make run`."""
-        return subprocess.Popen([str(Path(sys.executable).with_name("flask")), "search", "worker"], env=self._env())
-
-    def _env(self) -> dict[str, str]:
-        return {**os.environ, "FLASK_APP": "app:create_app()", "DATABASE_URL": self.app.config["DATABASE_URL"],
-                "ELASTICSEARCH_URL": self.app.config["ELASTICSEARCH_URL"],
-                "STS_SEARCH_INDEX_PREFIX": self.search.prefix, "STS_LOG_LEVEL": "WARNING"}
+        return flask_process(self.app, "search", "worker")
 
     @contextmanager
     def api_server(self):
-        """The API under gunicorn as `make run` serves it (scripts/gunicorn_conf.py: 2 workers x 4
-        threads), on a free port, against the scratch database and indexes."""
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        metrics = tempfile.mkdtemp(prefix="bench-prometheus-")
-        env = {**self._env(), "STS_APP_BIND": f"127.0.0.1:{self.port}", "PROMETHEUS_MULTIPROC_DIR": metrics}
-        conf = Path(__file__).resolve().parent.parent / "scripts" / "gunicorn_conf.py"
-        server = subprocess.Popen([str(Path(sys.executable).with_name("gunicorn")), "-c", str(conf),
-                                   "app:create_app()"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=5):
-                        break
-                except OSError:
-                    if time.monotonic() > deadline or server.poll() is not None:
-                        raise RuntimeError("the API under gunicorn did not start") from None
-                    time.sleep(0.3)
+        with api_server(self.app) as port:
+            self.port = port
             yield
-        finally:
-            server.terminate()
-            server.wait(30)
-            shutil.rmtree(metrics, ignore_errors=True)
 
     def _outbox(self) -> int:
         with self.db.transaction() as conn:

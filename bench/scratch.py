@@ -6,9 +6,16 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import socket
+import subprocess
 import sys
+import tempfile
+import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -64,3 +71,44 @@ def scratch_app(urls: dict[str, str]) -> Iterator[Flask]:
             with Elasticsearch(urls["ELASTICSEARCH_URL"]) as es:
                 for index in es.indices.get(index=f"{prefix}*", allow_no_indices=True):
                     es.indices.delete(index=index, ignore_unavailable=True)
+
+
+def process_env(app: Flask) -> dict[str, str]:
+    """The environment for a process of `make run` (API, indexer, scheduler) on the scratch app."""
+    return {**os.environ, "FLASK_APP": "app:create_app()", "DATABASE_URL": app.config["DATABASE_URL"],
+            "ELASTICSEARCH_URL": app.config["ELASTICSEARCH_URL"],
+            "STS_SEARCH_INDEX_PREFIX": app.extensions["sts.search"].prefix, "STS_LOG_LEVEL": "WARNING"}
+
+
+def flask_process(app: Flask, *args: str) -> subprocess.Popen:
+    """`flask <args>` (e.g. `search worker`, `scheduler run`) on the scratch database and prefix."""
+    return subprocess.Popen([str(Path(sys.executable).with_name("flask")), *args], env=process_env(app))
+
+
+@contextmanager
+def api_server(app: Flask) -> Iterator[int]:
+    """The API under gunicorn as `make run` serves it (scripts/gunicorn_conf.py: 2 workers x 4
+    threads), on a free port (yielded), against the scratch database and indexes."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    metrics = tempfile.mkdtemp(prefix="bench-prometheus-")
+    env = {**process_env(app), "STS_APP_BIND": f"127.0.0.1:{port}", "PROMETHEUS_MULTIPROC_DIR": metrics}
+    conf = Path(__file__).resolve().parent.parent / "scripts" / "gunicorn_conf.py"
+    server = subprocess.Popen([str(Path(sys.executable).with_name("gunicorn")), "-c", str(conf), "app:create_app()"],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError("the API under gunicorn did not start") from None
+                time.sleep(0.3)
+        yield port
+    finally:
+        server.terminate()
+        server.wait(30)
+        shutil.rmtree(metrics, ignore_errors=True)

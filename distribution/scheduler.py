@@ -103,15 +103,16 @@ class DistributionScheduler:
                 return total
 
     def deliver(self) -> int:
-        """Push the due deliveries, if push delivery is installed (distribution/push.py)."""
-        try:
-            from distribution import push
-        except ModuleNotFoundError as exc:
-            if exc.name != "distribution.push":
-                raise
-            return 0
-        deliver_due = getattr(push, "deliver_due", None)
-        return deliver_due(self.db) if deliver_due is not None else 0
+        """Push the due deliveries (distribution/push.py), until nothing more is delivered."""
+        from distribution import push
+
+        total = 0
+        while not self.stop.is_set():  # again while there is work: a backlog is not left for the next poll
+            n = push.deliver_due(self.db)
+            total += n
+            if not n:
+                return total
+        return total
 
     def boundaries(self) -> int:
         with self.db.transaction() as conn:
