@@ -54,6 +54,9 @@ class SubscriptionSchema(Schema):
     sensitivity = fields.String(validate=validate.OneOf([s.value for s in Sensitivity]), allow_none=True,
                                 load_default=None, metadata={
                                     "description": "Only index records and business events up to this sensitivity."})
+    sortiment = fields.UUID(allow_none=True, load_default=None, metadata={
+        "description": "Only this sortiment of the topic klassifikation: its own events and those of the classes "
+                       "in its newest version (a sortiment of this municipality offered to this system)."})
     payload = fields.String(load_default="thin", validate=validate.OneOf(["thin", "full"]), metadata={
         "description": "thin (default): events name the object (type, UUID, change); full: events also carry "
                        "`data`, the object's current state as the agreement allows it (CPR numbers and names "
@@ -76,7 +79,20 @@ class AckSchema(Schema):
                               metadata={"description": "Every event up to and including this position is processed."})
 
 
-_COLUMNS = "id, name, topics, object_types, kle, sensitivity, payload, acked_position, paused"
+_COLUMNS = ("id, name, topics, object_types, kle, sensitivity, sortiment_id AS sortiment, payload, acked_position, "
+            "paused")
+
+
+def _check_sortiment(conn, body: dict, p) -> None:
+    if body["sortiment"] is None:
+        return
+    if "klassifikation" not in body["topics"]:
+        raise Problem(422, "validation_failed", "A sortiment is part of the topic klassifikation.",
+                      errors=[field_error("json", "sortiment", "Needs the topic klassifikation.")])
+    if conn.execute("SELECT 1 FROM sortiment WHERE id = %(i)s AND municipality_code = %(m)s AND system_id = %(s)s",
+                    {"i": body["sortiment"], "m": p.municipality_code, "s": p.system_id}).fetchone() is None:
+        raise Problem(422, "validation_failed", "No such sortiment offered to this system here.",
+                      errors=[field_error("json", "sortiment", "Not this municipality's sortiment for this system.")])
 
 
 def _mine(subscription_id) -> dict:
@@ -107,15 +123,17 @@ class Subscriptions(MethodView):
     def post(self, body):
         """Subscribe: events from now on (the first read starts after the newest event sequenced so far)."""
         p, conn = current(), get_conn()
+        _check_sortiment(conn, body, p)
         feed.sequence(conn)
         start = conn.execute("SELECT coalesce(max(position), 0) AS p FROM change_event").fetchone()["p"]
         return conn.execute(
             f"INSERT INTO subscription (system_id, municipality_code, name, topics, object_types, kle, sensitivity, "
-            f"payload, acked_position) VALUES (%(s)s, %(m)s, %(n)s, %(t)s, %(o)s, %(k)s, %(v)s, %(pl)s, %(a)s) "
+            f"sortiment_id, payload, acked_position) VALUES (%(s)s, %(m)s, %(n)s, %(t)s, %(o)s, %(k)s, %(v)s, %(so)s, "
+            f"%(pl)s, %(a)s) "
             f"RETURNING {_COLUMNS}",
             {"s": p.system_id, "m": p.municipality_code, "n": body["name"], "t": body["topics"],
              "o": body["object_types"], "k": body["kle"], "v": body["sensitivity"], "pl": body["payload"],
-             "a": start}).fetchone()
+             "so": body["sortiment"], "a": start}).fetchone()
 
 
 @blp.route("/subscriptions/<uuid:subscription_id>")
@@ -192,7 +210,7 @@ class Events(MethodView):
 
         def read(conn):
             return feed.read(conn, p.municipality_code, types, sets, after=after, limit=args["limit"],
-                             system_id=p.system_id)
+                             system_id=p.system_id, sortiment=sub["sortiment"] and str(sub["sortiment"]))
 
         rows = _read_or_wait(read, args["wait"])
         events = [{**r, "registered_at": r["registered_at"].isoformat()} for r in rows]

@@ -49,7 +49,16 @@ _READ = """
        AND (e.municipality_code = %(m)s OR e.municipality_code IS NULL)
        AND (e.object_type <> ALL(%(index_types)s) OR e.change = 'deleted' OR o.removed_at IS NOT NULL OR {access})
        AND (e.object_type <> %(message_type)s OR (b.uuid IS NOT NULL AND {message_access}))
+       AND ({sortiment})
      ORDER BY e.position LIMIT %(limit)s
+"""
+# A subscription to one sortiment: of Klassifikation only the sortiment and its newest version's classes.
+SORTIMENT_CONDITION = """
+    e.object_type <> ALL(%(klassifikation_types)s)
+    OR (e.object_type = 'sortiment' AND e.object_uuid = %(sortiment)s::uuid)
+    OR (e.object_type = 'klasse' AND e.object_uuid = ANY(
+        SELECT unnest(v.classes) FROM (SELECT classes FROM sortiment_version WHERE sortiment_id = %(sortiment)s::uuid
+                                        ORDER BY version DESC LIMIT 1) v))
 """
 
 
@@ -80,11 +89,12 @@ def types_of(topics: list[str], object_types: list[str] | None) -> list[str]:
 
 
 def read(conn: psycopg.Connection, municipality_code: int, types: list[str], privileges: list[list[dict]], *,
-         after: int, limit: int, system_id: str | None = None) -> list[dict[str, Any]]:
+         after: int, limit: int, system_id: str | None = None, sortiment: str | None = None) -> list[dict[str, Any]]:
     """Events after `after` of these object types for one municipality (and national data), the
     indexes' records limited by the agreement's constraints (removals shown: they hold no data),
     business events by who may receive them (distribution/messages.py; `system_id` is the
-    subscriber's system: without it, messages for named recipients are not shown)."""
+    subscriber's system: without it, messages for named recipients are not shown); with
+    `sortiment`, Klassifikation events only of that sortiment and its classes."""
     parts, params = [], {}
     for i, p in enumerate(privileges):
         cond, more = sql_condition(p, kle="o.kle", unit="o.unit", unit_path="o.unit_path", sensitivity="o.sensitivity",
@@ -93,6 +103,9 @@ def read(conn: psycopg.Connection, municipality_code: int, types: list[str], pri
         params.update(more)
     access = sql.SQL(" AND ").join(parts) if parts else sql.SQL("TRUE")
     message_access, more = messages.condition(privileges, system_id)
-    return conn.execute(sql.SQL(_READ).format(access=access, messages=messages.MESSAGES, message_access=message_access),
+    only = sql.SQL(SORTIMENT_CONDITION) if sortiment else sql.SQL("TRUE")
+    return conn.execute(sql.SQL(_READ).format(access=access, messages=messages.MESSAGES, message_access=message_access,
+                                              sortiment=only),
                         {"after": after, "types": types, "m": municipality_code, "index_types": list(INDEX_TYPES),
-                         "message_type": messages.OBJECT_TYPE, "limit": limit, **params, **more}).fetchall()
+                         "message_type": messages.OBJECT_TYPE, "limit": limit, "sortiment": sortiment,
+                         "klassifikation_types": list(TOPICS["klassifikation"]), **params, **more}).fetchall()

@@ -54,7 +54,8 @@ LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 Sender = Callable[[str, bytes, dict[str, str], float], tuple[int, str]]
 
 _DUE = """
-    SELECT p.*, s.system_id, s.municipality_code, s.topics, s.object_types, s.kle, s.sensitivity, s.payload
+    SELECT p.*, s.system_id, s.municipality_code, s.topics, s.object_types, s.kle, s.sensitivity, s.payload,
+           s.sortiment_id
       FROM subscription_push p JOIN subscription s ON s.id = p.subscription_id
      WHERE NOT s.paused AND p.next_attempt_at <= %(now)s AND p.subscription_id <> ALL(%(skip)s::uuid[])
      ORDER BY p.next_attempt_at, p.subscription_id
@@ -178,7 +179,8 @@ def _step(conn, sub, now, http, timeout, jitter, before_commit) -> str:
     newest = conn.execute("SELECT coalesce(max(position), 0) AS p FROM change_event").fetchone()["p"]
     filters = feed.filters_of(sub, agreement["constraints"])
     rows = feed.read(conn, sub["municipality_code"], feed.types_of(sub["topics"], sub["object_types"]),
-                     filters, after=sub["delivered_position"], limit=sub["batch_size"], system_id=sub["system_id"])
+                     filters, after=sub["delivered_position"], limit=sub["batch_size"], system_id=sub["system_id"],
+                     sortiment=sub["sortiment_id"] and str(sub["sortiment_id"]))
     if not rows:  # nothing for this subscriber up to `newest` (read before): it is caught up
         conn.execute("UPDATE subscription_push SET delivered_position = greatest(delivered_position, %(p)s) "
                      "WHERE subscription_id = %(i)s", {**key, "p": newest})

@@ -45,11 +45,19 @@ SNAPSHOT_TYPES = {*BITEMPORAL, "sortiment", *feed.INDEX_TYPES}
 _OBJECTS = """
     SELECT %(t)s::text AS object_type, uuid::text AS object_uuid, municipality_code FROM {table}
      WHERE (municipality_code = %(m)s OR municipality_code IS NULL) AND lifecycle <> 'Slettet' AND uuid > %(u)s
+       AND {only}
      ORDER BY uuid LIMIT %(limit)s
 """
 _SORTIMENTS = """
     SELECT 'sortiment' AS object_type, id::text AS object_uuid, municipality_code FROM sortiment
-     WHERE municipality_code = %(m)s AND id > %(u)s ORDER BY id LIMIT %(limit)s
+     WHERE municipality_code = %(m)s AND id > %(u)s AND (%(sortiment)s::uuid IS NULL OR id = %(sortiment)s::uuid)
+     ORDER BY id LIMIT %(limit)s
+"""
+# A subscription to one sortiment: only the classes of its newest version (and no classifications or facets).
+_IN_SORTIMENT = """
+    uuid = ANY(SELECT unnest(v.classes) FROM (SELECT classes FROM sortiment_version
+                                               WHERE sortiment_id = %(sortiment)s::uuid
+                                               ORDER BY version DESC LIMIT 1) v)
 """
 _RECORDS = """
     SELECT o.kind AS object_type, o.uuid::text AS object_uuid, o.municipality_code FROM index_object o
@@ -100,7 +108,7 @@ def _cursor(value: str | None) -> tuple[int | None, str, str]:
 
 
 def _page(conn: psycopg.Connection, municipality: int, types: list[str], privileges: list[list[dict]],
-          after_type: str, after_uuid: str, limit: int) -> list[dict[str, Any]]:
+          after_type: str, after_uuid: str, limit: int, sortiment: str | None = None) -> list[dict[str, Any]]:
     """Up to `limit` current objects after (after_type, after_uuid), by object type then UUID."""
     parts, params = [], {}
     for i, p in enumerate(privileges):
@@ -111,15 +119,18 @@ def _page(conn: psycopg.Connection, municipality: int, types: list[str], privile
     access = sql.SQL(" AND ").join(parts)
     items: list[dict[str, Any]] = []
     for t in sorted(types):
-        if t < after_type or len(items) >= limit or t not in SNAPSHOT_TYPES:
+        if t < after_type or len(items) >= limit or t not in SNAPSHOT_TYPES or \
+                (sortiment and t in ("klassifikation", "facet")):
             continue
-        args = {"t": t, "m": municipality, "u": after_uuid if t == after_type else _FIRST, "limit": limit - len(items)}
+        args = {"t": t, "m": municipality, "u": after_uuid if t == after_type else _FIRST, "limit": limit - len(items),
+                "sortiment": sortiment}
         if t in feed.INDEX_TYPES:
             query, args = sql.SQL(_RECORDS).format(access=access), {**args, **params}
         elif t == "sortiment":
             query = sql.SQL(_SORTIMENTS)
         else:
-            query = sql.SQL(_OBJECTS).format(table=sql.Identifier(t))
+            only = sql.SQL(_IN_SORTIMENT if sortiment and t == "klasse" else "TRUE")
+            query = sql.SQL(_OBJECTS).format(table=sql.Identifier(t), only=only)
         items += conn.execute(query, args).fetchall()
     return items
 
@@ -149,7 +160,7 @@ class Snapshot(MethodView):
             position = conn.execute("SELECT coalesce(max(position), 0) AS p FROM change_event").fetchone()["p"]
         types = feed.types_of(sub["topics"], sub["object_types"])
         items = _page(conn, p.municipality_code, types, feed.filters_of(sub, p.constraints), after_type, after_uuid,
-                      args["limit"])
+                      args["limit"], sub["sortiment"] and str(sub["sortiment"]))
         last = items[-1] if len(items) == args["limit"] else None
         if sub["payload"] == "full":
             renderer = payloads.Renderer(conn, p, feed.filters_of(sub, p.constraints))

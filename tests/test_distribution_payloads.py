@@ -134,3 +134,55 @@ def test_bad_payload_and_batch_settings_are_refused(iw, receiver):
     r = iw.call("put", f"/api/v1/distribution/subscriptions/{sub}/push", token,
                 json={"url": receiver.url, "batch_size": 0})
     assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "batch_size"
+
+
+def test_a_sortiment_subscription_receives_only_the_sortiment_and_its_classes(app, world):
+    from classification.model import KLE_EMNEPLAN
+    from tests.test_sortiments import DATA
+    from tests.world import bearer
+
+    def kle(name):
+        assert app.test_cli_runner().invoke(args=["klassifikation", "import-kle", str(DATA / name)]).exit_code == 0
+
+    kle("emneplan-xml2-2026-01.xml")
+    admin, system = app.test_client(), app.test_client()
+    admin.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {world.login('admin751')}"
+    world.agreement("a1", "distribution", 751)
+    world.agreement("b1", "distribution", 751)
+    system.environ_base["HTTP_AUTHORIZATION"] = bearer(world.token("a1", "distribution", 751))["Authorization"]
+    code = {c: admin.get(f"/api/v1/klassifikation/facets/{KLE_EMNEPLAN}/classes/{c}").get_json()["uuid"]
+            for c in ("17.01.02", "27.01.03", "17.01.01")}
+    r = admin.post("/api/v1/klassifikation/sortiments", json={"name": "Veje", "system_id": world.ids["a1"],
+                                                              "classes": [code["17.01.02"]]})
+    sortiment = r.get_json()["id"]
+
+    def subscribe(name, **extra):
+        r = system.post("/api/v1/distribution/subscriptions",
+                        json={"name": name, "topics": ["klassifikation"], **extra})
+        assert r.status_code == 201, r.get_json()
+        return r.get_json()["id"]
+
+    only, everything = subscribe("veje", sortiment=sortiment), subscribe("alt")
+    kle("emneplan-xml2-2026-04.xml")  # changes 17.01.02 (title), 27.01.03 (guidance) and more
+    r = admin.put(f"/api/v1/klassifikation/sortiments/{sortiment}", json={"classes": [code["17.01.02"],
+                                                                                       code["17.01.01"]]})
+    assert r.get_json()["version"] == 2
+
+    def got(sub):
+        r = system.get(f"/api/v1/distribution/subscriptions/{sub}/events", query_string={"limit": 1000})
+        return {(e["object_type"], e["object_uuid"]) for e in r.get_json()["events"]}
+
+    assert got(only) == {("klasse", code["17.01.02"]), ("sortiment", sortiment)}
+    assert {("klasse", code["27.01.03"]), ("klasse", code["17.01.02"]), ("sortiment", sortiment)} <= got(everything)
+    r = system.get(f"/api/v1/distribution/subscriptions/{only}/snapshot")
+    assert {(i["object_type"], i["object_uuid"]) for i in r.get_json()["items"]} == {
+        ("klasse", code["17.01.02"]), ("klasse", code["17.01.01"]), ("sortiment", sortiment)}
+
+    b1 = app.test_client()
+    b1.environ_base["HTTP_AUTHORIZATION"] = bearer(world.token("b1", "distribution", 751))["Authorization"]
+    r = b1.post("/api/v1/distribution/subscriptions",
+                json={"name": "x", "topics": ["klassifikation"], "sortiment": sortiment})
+    assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "sortiment"  # offered to a1 only
+    r = system.post("/api/v1/distribution/subscriptions",
+                    json={"name": "y", "topics": ["organisation"], "sortiment": sortiment})
+    assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "sortiment"
