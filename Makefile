@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run dev test services stop status lint venv bench
+.PHONY: run dev test services stop status lint venv bench browser
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required (got %s); run: make PYTHON=python3.11 ..." % sys.version.split()[0])'
@@ -25,8 +25,12 @@ dev: venv
 	$(PY) -m scripts.app dev
 
 ## make test: the whole suite against the real services (own database, own index prefix)
-test: venv
+test: venv browser
 	$(PY) -m pytest
+
+## make browser: Debian's chromium for the admin web's browser tests (apt-get when it is missing)
+browser: venv
+	$(PY) -m scripts.browser
 
 ## make services: start (or reuse) PostgreSQL and Elasticsearch
 services: venv

@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Flask
 
+import admin
 import authz
 import authz.openapi
 import classification
@@ -26,8 +27,9 @@ from app.search.cli import search_cli
 from organisation import municipalities
 
 # Each feature package registers its blueprint, CLI, search index and
-# constraint rules in `init_app(app, api)`.
-FEATURES = (authz, municipalities, classification, organisation, indexes, distribution)
+# constraint rules in `init_app(app, api)`; `admin` (the admin web) registers
+# a plain Flask blueprint, outside the OpenAPI document.
+FEATURES = (authz, municipalities, classification, organisation, indexes, distribution, admin)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:

@@ -24,6 +24,9 @@ from app.errors import PROBLEM_JSON, Problem, ProblemSchema, field_error, proble
 
 API_PREFIX = "/api/v1"
 DOC_ENDPOINTS = {"api-docs.openapi_json", "api-docs.openapi_swagger_ui", "swagger_assets.static", "static"}
+# Blueprints of server-rendered pages (the admin web): their views read and check their own query
+# parameters (forms, links), so the unknown-parameter rule below, which is the JSON API's, skips them.
+PAGE_BLUEPRINTS: set[str] = set()
 
 
 class Api(SmorestApi):
@@ -71,7 +74,8 @@ def _declared_query_names(func: Any) -> set[str]:
 
 
 def reject_unknown_query_parameters() -> None:
-    if request.endpoint is None or request.endpoint in DOC_ENDPOINTS or not request.args:
+    if request.endpoint is None or request.endpoint in DOC_ENDPOINTS or not request.args \
+            or request.blueprint in PAGE_BLUEPRINTS:
         return
     # (endpoint, method) -> the query parameters its view declares, worked out once per app.
     cache = current_app.extensions.setdefault("sts.query_parameters", {})

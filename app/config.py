@@ -96,6 +96,20 @@ class ConfigSchema(Schema):
     LOG_LEVEL = fields.String(load_default="INFO",
                               validate=validate.OneOf(["DEBUG", "INFO", "WARNING", "ERROR"]),
                               metadata={"doc": "Log level of the JSON logs on stderr."})
+    SECRET_KEY = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(min=32, error="at least 32 characters"),
+        metadata={"doc": "Signs the admin web's session cookie and CSRF tokens; required (`make run` keeps one "
+                         "in .data/secret_key). Every host of one deployment needs the same value."},
+    )
+    ADMIN_IDLE_MINUTES = fields.Integer(
+        load_default=30, validate=validate.Range(min=1, max=24 * 60),
+        metadata={"doc": "Minutes without a request after which the admin web logs its user out."},
+    )
+    ADMIN_COOKIE_SECURE = fields.Boolean(
+        load_default=True,
+        metadata={"doc": "Send the admin session cookie over HTTPS only (browsers also accept it on "
+                         "http://127.0.0.1 and localhost)."},
+    )
     TESTING = fields.Boolean(load_default=False,
                              metadata={"doc": "Flask testing mode: unexpected errors propagate."})
 

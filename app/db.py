@@ -99,6 +99,23 @@ def get_conn() -> psycopg.Connection:
     return g.db_conn
 
 
+def release_conn() -> None:
+    """Commit what the request wrote so far and give its connection back now.
+
+    For requests that work through sub-requests of their own (the admin web, admin/api_client.py):
+    holding a transaction (and the row locks it took) while a sub-request with its own transaction
+    touches the same rows would deadlock.  A later `get_conn()` borrows a fresh connection.
+    """
+    conn = g.pop("db_conn", None)
+    if conn is None:
+        return
+    try:
+        if conn.info.transaction_status != 0:
+            conn.commit()
+    finally:
+        get_db().pool.putconn(conn)
+
+
 def _finish_request(response):
     conn = g.get("db_conn")
     if conn is not None and response.status_code < 400 and conn.info.transaction_status != 0:

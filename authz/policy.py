@@ -7,10 +7,15 @@ Every view declares what it needs with one decorator:
     @system(service, Role.READ)              a system token for `service` with that role
     @platform(PlatformRole.OPERATOR, ...)    a platform user with one of these roles
     @system_or_platform(service, role, *platform_roles)
+    @admin_page(*platform_roles)             an admin web page (admin/): a platform user's session
 
 `enforce` runs before every request: it authenticates the bearer token
 (tokens.py), checks the route's requirement, and leaves the caller in
-`current()` for service code.  A route without a declaration is refused (and
+`current()` for service code.  An admin page authenticates from the admin
+session cookie instead (the platform token stored at login, checked the same
+way as a bearer token, plus an idle timeout); a missing, expired, revoked or
+idle session raises `SessionRequired` and a wrong role `PageForbidden`,
+which the admin web answers with its login page and a Danish 403 page.  A route without a declaration is refused (and
 `check_routes` makes the app refuse to start with one).  Tenancy is checked
 by the views through `require_municipality` / `require_vendor`, with a 404 so
 that another municipality's objects are not even confirmed to exist.
@@ -18,12 +23,13 @@ that another municipality's objects are not even confirmed to exist.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from flask import Flask, g, request
+from flask import Flask, current_app, g, request, session
 
 from app.api import DOC_ENDPOINTS, view_function
 from app.errors import Problem
@@ -38,7 +44,7 @@ class PlatformRole(StrEnum):
 
 @dataclass(frozen=True)
 class Requirement:
-    kind: str  # public | authenticated | system | platform | system_or_platform
+    kind: str  # public | authenticated | system | platform | system_or_platform | admin_page
     service: str | None = None
     role: Role | None = None
     platform_roles: frozenset[PlatformRole] = frozenset()
@@ -105,6 +111,33 @@ def system_or_platform(service: str, role: Role, *roles: PlatformRole) -> Callab
     return _declare(Requirement("system_or_platform", service, role, frozenset(roles)))
 
 
+def admin_page(*roles: PlatformRole) -> Callable:
+    """An admin web page for platform users with one of `roles`, authenticated from the admin session."""
+    return _declare(Requirement("admin_page", platform_roles=frozenset(roles)))
+
+
+# The admin session (a signed cookie, admin/): what login stores and `enforce` reads.
+SESSION_TOKEN = "token"    # the platform token answered by POST /api/v1/auth/login
+SESSION_USER = "user"      # id, username, display_name, role, municipality_code, vendor_id
+SESSION_SEEN = "seen"      # epoch seconds of the session's last page
+
+
+class SessionRequired(Exception):  # a signal to the admin web rather than an error
+    """An admin page without a valid session; `reason` is "missing", "expired" or "idle"."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class PageForbidden(Exception):
+    """An admin page the logged-in user's role may not see; `roles` are the roles it needs."""
+
+    def __init__(self, roles: frozenset[PlatformRole]):
+        super().__init__(", ".join(sorted(roles)))
+        self.roles = roles
+
+
 def requirement_of(endpoint: str, method: str | None = None) -> Requirement | None:
     if endpoint in DOC_ENDPOINTS:
         return Requirement("public")
@@ -155,12 +188,41 @@ def enforce() -> None:
         return
     from authz.tokens import authenticate  # tokens.py needs the app; imported late
 
+    if requirement.kind == "admin_page":
+        _enforce_admin_page(requirement, authenticate)
+        return
+
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise _unauthenticated("This operation needs a bearer token (Authorization: Bearer ...).")
     g.principal = authenticate(token.strip())
     _check(requirement, g.principal)
+
+
+def _enforce_admin_page(requirement: Requirement, authenticate: Callable[[str], Principal]) -> None:
+    token = session.get(SESSION_TOKEN)
+    if not token:
+        raise SessionRequired("missing")
+    seen = session.get(SESSION_SEEN) or 0
+    if time.time() - seen > current_app.config["ADMIN_IDLE_MINUTES"] * 60:
+        raise SessionRequired("idle")
+    try:
+        principal = authenticate(token)
+    except Problem:  # expired or revoked (logged out elsewhere), or the user was deactivated
+        raise SessionRequired("expired") from None
+    finally:
+        # The page works through API sub-requests with their own transactions (admin/api_client.py):
+        # hold no connection, and no lock on the token's row, meanwhile.
+        from app.db import release_conn
+
+        release_conn()
+    if principal.kind != "platform_user":
+        raise SessionRequired("expired")
+    g.principal = principal
+    if principal.platform_role not in requirement.platform_roles:
+        raise PageForbidden(requirement.platform_roles)
+    session[SESSION_SEEN] = int(time.time())
 
 
 def require_municipality(code: int) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
 import socket
 import subprocess
@@ -60,7 +61,7 @@ def scratch_app(urls: dict[str, str]) -> Iterator[Flask]:
                 municipalities.load(conn, municipalities.read_csv(municipalities.SEED_FILE))
             app = create_app({"DATABASE_URL": url, "ELASTICSEARCH_URL": urls["ELASTICSEARCH_URL"],
                               "SEARCH_INDEX_PREFIX": prefix, "DB_POOL_MIN": 2, "DB_POOL_MAX": 4,
-                              "LOG_LEVEL": "WARNING"})
+                              "LOG_LEVEL": "WARNING", "SECRET_KEY": secrets.token_urlsafe(32)})
             try:
                 yield app
             finally:
@@ -77,7 +78,8 @@ def process_env(app: Flask) -> dict[str, str]:
     """The environment for a process of `make run` (API, indexer, scheduler) on the scratch app."""
     return {**os.environ, "FLASK_APP": "app:create_app()", "DATABASE_URL": app.config["DATABASE_URL"],
             "ELASTICSEARCH_URL": app.config["ELASTICSEARCH_URL"],
-            "STS_SEARCH_INDEX_PREFIX": app.extensions["sts.search"].prefix, "STS_LOG_LEVEL": "WARNING"}
+            "STS_SEARCH_INDEX_PREFIX": app.extensions["sts.search"].prefix, "STS_LOG_LEVEL": "WARNING",
+            "STS_SECRET_KEY": app.config["SECRET_KEY"]}
 
 
 def flask_process(app: Flask, *args: str) -> subprocess.Popen:

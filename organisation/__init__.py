@@ -8,7 +8,7 @@ def init_app(app, api) -> None:
     from app.search import register_index
 
     # These modules add their routes to the blueprint when imported (one line each).
-    from organisation import objects_api, reads_api, search_api, sync_api  # noqa: F401
+    from organisation import changes_api, objects_api, reads_api, search_api, sync_api  # noqa: F401
     from organisation.api import blp
     from organisation.search import UNIT_SPEC, USER_SPEC
 

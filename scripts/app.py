@@ -12,6 +12,7 @@ A second `start` while everything runs reuses it.  Logs go to .data/logs/.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -36,9 +37,25 @@ PROCESSES = {
 }
 
 
+def secret_key() -> str:
+    """STS_SECRET_KEY, or the one kept in .data/secret_key (made at random, readable by its owner only,
+    on the first run): it signs the admin web's session cookies, which a restart must not invalidate."""
+    given = os.environ.get("STS_SECRET_KEY")
+    if given:
+        return given
+    path = services.DATA / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
 def _env() -> dict[str, str]:
     env = dict(os.environ)
     env.update(services.start())
+    env["STS_SECRET_KEY"] = secret_key()
     env["FLASK_APP"] = "app:create_app()"
     env["PROMETHEUS_MULTIPROC_DIR"] = str(RUN / "prometheus")
     return env
@@ -105,6 +122,7 @@ Støttesystemerne is running (data in {services.DATA}):
   Municipalities         {BASE_URL}/api/v1/municipalities?q=aarhus
   Health / readiness     {BASE_URL}/healthz  {BASE_URL}/readyz
   Metrics                {BASE_URL}/metrics
+  Admin web              {BASE_URL}/admin/ (the logins below)
 Demo credentials (demo data only; never use these anywhere else):
 {credentials_text()}
   Try: curl -s -u demo-fagsystem:demo-secret-not-for-production -d grant_type=client_credentials \\

@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import secrets
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -34,6 +35,9 @@ from tests.world import standard_world
 
 RUN_ID = f"t{os.getpid()}"
 _numbers = itertools.count()
+# The admin web's signing key (app/config.py SECRET_KEY): passed to every test app, and in the
+# environment for the `flask` processes some tests start.
+SECRET_KEY = os.environ.setdefault("STS_SECRET_KEY", secrets.token_urlsafe(48))
 
 
 def database_url(base: str, name: str) -> str:
@@ -96,6 +100,7 @@ class AppFactory:
             "TESTING": True,
             "DB_POOL_MIN": 0,
             "DB_POOL_MAX": 8,
+            "SECRET_KEY": SECRET_KEY,
             **overrides,
         }
         app = create_app(config)
