@@ -39,7 +39,17 @@ def init_app(app: Flask, api) -> None:
         WTF_CSRF_TIME_LIMIT=app.config["SESSION_LIFETIME_HOURS"] * 3600,
     )
     # The pages register their routes and navigation items on import.
-    from admin import auth, organisation, organisation_forms  # noqa: F401
+    from admin import (  # noqa: F401
+        access,
+        access_log,
+        access_roles,
+        auth,
+        organisation,
+        organisation_forms,
+        usage,
+        vendor,
+        vendor_agreements,
+    )
     from admin.blueprint import bp
 
     PAGE_BLUEPRINTS.add(bp.name)
