@@ -4,7 +4,7 @@ and subscriptions that pull them or have them pushed (docs/distribution.md)."""
 
 def init_app(app, api) -> None:
     # These modules add their routes to the blueprint when imported; each may set up more in init_app.
-    from distribution import messages_api, metrics, push_api, snapshot_api  # noqa: F401
+    from distribution import admin_api, messages_api, metrics, push_api, snapshot_api  # noqa: F401
     from distribution.api import blp, register_constraints
     from distribution.cli import distribution_cli, scheduler_cli
     from distribution.push import deliver_command
