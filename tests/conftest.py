@@ -192,3 +192,10 @@ def client(app, world):
     client = app.test_client()
     client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {world.login('operator')}"
     return client
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """Stop the one Chromium the browser tests shared (tests/browser_session.py)."""
+    from tests.browser_session import close_shared_browser
+
+    close_shared_browser()

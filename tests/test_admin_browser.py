@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from werkzeug.serving import make_server
 
-from scripts.browser import CHROMIUM
 from tests.admin_world import PAST, TODAY, AdminWorld, next_month, seed
+from tests.browser_session import shared_browser
 from tests.conftest import AppFactory
 from tests.world import PASSWORD
 
@@ -65,13 +65,8 @@ def site(admin_conn, service_urls, template_db) -> Iterator[Site]:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `make browser` (python -m scripts.browser)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        yield browser
-        browser.close()
+def browser() -> Browser:
+    return shared_browser()  # one Chromium for every module that binds this fixture
 
 
 @pytest.fixture
