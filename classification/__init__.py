@@ -5,7 +5,7 @@ def init_app(app, api) -> None:
     """The read, write, search and upload API, the KLE import and seed commands, the class index."""
     # These modules add their routes and commands to the blueprint and CLI group when imported.
     from app.search import register_index
-    from classification import seed_cli, sortiments, systems_api, upload_api, write_api  # noqa: F401
+    from classification import seed_cli, sortiments, systems_api, upload_api, upload_jobs_api, write_api  # noqa: F401
     from classification.api import blp
     from classification.cli import klassifikation_cli
     from classification.search import SPEC

@@ -1,4 +1,9 @@
-"""`flask klassifikation ...`: KLE import from the command line."""
+"""`flask klassifikation ...`: KLE import from the command line.
+
+    flask klassifikation import-kle FILE   import a file now, in this process (with a progress bar)
+    flask klassifikation run-imports       run the queued KLE upload jobs once (classification/kle_jobs.py);
+                                           the scheduler process does this by itself
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import click
 from flask.cli import AppGroup
 
 from app.db import get_db
+from classification import kle_jobs
 from classification.kle_import import import_edition
 from classification.kle_parser import KleParseError, parse_kle
 
@@ -37,3 +43,13 @@ def import_kle_command(path: Path) -> None:
                f"{result.unchanged} unchanged; {result.retired} retired, {result.moved} moved")
     for warning in result.warnings:
         click.echo(f"warning: {warning}")
+
+
+@klassifikation_cli.command("run-imports")
+def run_imports_command() -> None:
+    """Run the queued KLE imports (uploads through POST /kle-import-jobs) once, oldest first.
+
+    A job whose runner died (no heartbeat for a minute) is run again from the start.
+    """
+    n = kle_jobs.run_due(get_db())
+    click.echo(f"{n} KLE import job(s) run")

@@ -14,7 +14,16 @@ Every class is written with the store's per-period merge:
 Because an unchanged class merges to the facts it already has, the store
 registers nothing for it: importing the same file twice changes nothing, and
 a newer edition touches only the classes that changed.  The whole file is
-imported in the caller's one transaction: all or nothing.
+imported in the caller's one transaction: all or nothing, and one import at a
+time (a transaction-level advisory lock; a second import waits for the first).
+
+The result counts the classes and keeps a few examples of each kind of change
+(`ImportResult.examples`: the first `EXAMPLES` created, changed and retired
+classes in file order, each with its UUID, code and title; a changed one also
+with its title as valid before the import), so a summary can name them
+without comparing the facet before and after.  `progress(done, total)` is
+called when the writing starts and then every `PROGRESS_EVERY` classes and at
+the end, for a progress bar or a background job's progress row.
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ from datetime import date
 import psycopg
 
 from app.bitemporal.periods import Period, local_midnight
+from app.bitemporal.store import StoreError
 from classification import service
 from classification.kle_parser import KleClass, KleEdition
 from classification.model import (
@@ -38,6 +48,10 @@ from classification.model import (
     kle_class_uuid,
 )
 
+EXAMPLES = 10  # examples of each kind of change kept in the result
+PROGRESS_EVERY = 100  # classes between two calls of the progress callback
+IMPORT_LOCK = "kle_import"  # advisory lock held by an import's transaction
+
 
 @dataclass
 class ImportResult:
@@ -48,6 +62,12 @@ class ImportResult:
     moved: int = 0
     counts: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    # "created", "changed", "retired" (retired or moved by the file, and written by this import)
+    examples: dict[str, list[dict]] = field(default_factory=lambda: {"created": [], "changed": [], "retired": []})
+
+    def example(self, kind: str, c: KleClass, uuid: str, **extra) -> None:
+        if len(self.examples[kind]) < EXAMPLES:
+            self.examples[kind].append({"uuid": uuid, "code": c.code, "title": c.title, **extra})
 
 
 def _always(value) -> dict:
@@ -102,6 +122,9 @@ def _data(c: KleClass, facet: str, parent: str | None, replaced_by: list[str], *
 
 def import_edition(conn: psycopg.Connection, edition: KleEdition, *, actor: str | None = None,
                    progress: Callable[[int, int], None] | None = None) -> ImportResult:
+    # One KLE import at a time (API, CLI, background job): two imports creating the same new classes
+    # would otherwise collide on their UUIDs, and the second one fail instead of finding them.
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%(k)s))", {"k": IMPORT_LOCK})
     ensure_kle_objects(conn)
     facet = KLE_EMNEPLAN if edition.kind == "emneplan" else KLE_HANDLINGSFACETTER
     result = ImportResult(warnings=[f"line {line}: {msg}" for line, msg in edition.warnings])
@@ -120,17 +143,38 @@ def import_edition(conn: psycopg.Connection, edition: KleEdition, *, actor: str 
     existing = [(ids[c.code], data) for c, data in prepared if c.code in known]
     for start in range(0, len(existing), 500):
         to_write |= klasser.changed_ids(conn, dict(existing[start:start + 500]))
+    total = len(prepared)
+    if progress:
+        progress(0, total)
     for i, (c, data) in enumerate(prepared, start=1):
+        uuid = ids[c.code]
+        written = False
         if c.code not in known:
-            klasser.import_(conn, ids[c.code], data, actor=actor, note=note)
+            klasser.import_(conn, uuid, data, actor=actor, note=note)
             result.created += 1
-        elif ids[c.code] in to_write and klasser.update(conn, ids[c.code], data, actor=actor, note=note).changed:
-            result.changed += 1
-        else:
+            result.example("created", c, uuid)
+            written = True
+        elif uuid in to_write:
+            before = _title_now(conn, uuid) if len(result.examples["changed"]) < EXAMPLES else None
+            written = klasser.update(conn, uuid, data, actor=actor, note=note).changed
+            if written:
+                result.changed += 1
+                result.example("changed", c, uuid, title_before=before)
+        if not written:
             result.unchanged += 1
+        if written and (c.retired or c.moved):
+            result.example("retired", c, uuid)
         result.retired += c.retired is not None
         result.moved += c.moved is not None
         result.counts[c.level] = result.counts.get(c.level, 0) + 1
-        if progress:
-            progress(i, len(edition.classes))
+        if progress and (i % PROGRESS_EVERY == 0 or i == total):
+            progress(i, total)
     return result
+
+
+def _title_now(conn: psycopg.Connection, uuid: str) -> str | None:
+    """The class's title as valid and registered now (None when it has none now, or is deleted)."""
+    try:
+        return klasser.read(conn, uuid).get("title")
+    except StoreError:
+        return None

@@ -16,7 +16,7 @@ from flask.cli import AppGroup
 from app.db import get_db
 from distribution import feed
 from distribution.boundaries import emit_boundaries
-from distribution.scheduler import EVENT_RETENTION_DAYS, POLL_SECONDS, DistributionScheduler
+from distribution.scheduler import EVENT_RETENTION_DAYS, KLE_IMPORT_SECONDS, POLL_SECONDS, DistributionScheduler
 
 distribution_cli = AppGroup("distribution", help="Distribution: the change feed.")
 scheduler_cli = AppGroup("scheduler", help="The scheduler process (distribution jobs).")
@@ -43,9 +43,12 @@ def boundaries_command() -> None:
               help="Positioned change events older than this are deleted (daily).")
 @click.option("--poll-seconds", default=POLL_SECONDS, show_default=True, type=click.FloatRange(0.1),
               help="Seconds between sequencing and delivery runs without a NOTIFY.")
-def scheduler_command(retention_days: int, poll_seconds: float) -> None:
-    """Run the scheduler: sequencing (woken by NOTIFY), push delivery, validity boundaries, cleanup."""
-    DistributionScheduler(get_db(), retention_days=retention_days, poll_seconds=poll_seconds).run()
+@click.option("--kle-import-seconds", default=KLE_IMPORT_SECONDS, show_default=True, type=click.FloatRange(0.1),
+              help="Seconds between looks for queued KLE uploads without a NOTIFY.")
+def scheduler_command(retention_days: int, poll_seconds: float, kle_import_seconds: float) -> None:
+    """Run the scheduler: sequencing (woken by NOTIFY), push delivery, validity boundaries, cleanup, KLE uploads."""
+    DistributionScheduler(get_db(), retention_days=retention_days, poll_seconds=poll_seconds,
+                          kle_import_seconds=kle_import_seconds).run()
 
 
 scheduler_cli.add_command(scheduler_command, name="run")

@@ -11,13 +11,19 @@ Jobs (APScheduler 3, a BlockingScheduler with a thread pool):
 - `boundaries` every minute: change events for future-dated changes that have taken effect
                (distribution/boundaries.py), with the real clock;
 - `cleanup`    daily: delete positioned events older than the retention, never the newest one
-               (the sequencer continues from the highest position).
+               (the sequencer continues from the highest position);
+- `kle_imports` the queued KLE uploads (classification/kle_jobs.py `run_due`), every few seconds
+               and at once when a NOTIFY on channel `kle_import_job` arrives (sent on every upload).
+               It is here rather than in a process of its own because this is the one background
+               process `make run` starts that runs jobs from a schedule.
 
-A LISTEN thread on its own autocommit connection wakes the jobs (`modify_job(next_run_time=now)`).
+A LISTEN thread on its own autocommit connection (channels `change_event` and `kle_import_job`)
+wakes the jobs (`modify_job(next_run_time=now)`).
 Every job body catches and logs its errors: a database restart or a failing subscriber must not
 end the process; the job simply runs again at its next time.  Two schedulers may run at once:
 the sequencer and the boundary scan take advisory locks (the second one skips), push delivery
-locks its rows, and the cleanup's deletes are idempotent.  Killing the process loses nothing:
+locks its rows, the cleanup's deletes are idempotent, and a KLE import job is claimed with
+FOR UPDATE SKIP LOCKED.  Killing the process loses nothing:
 every job's work is one transaction, and what it did not commit is done by the next run.
 SIGTERM / SIGINT stop it after the running jobs finish.
 """
@@ -46,6 +52,9 @@ BOUNDARY_SECONDS = 60.0  # how often validity boundaries are checked (their even
 CLEANUP_HOURS = 24.0
 CLEANUP_BATCH = 10000
 CLEANUP_LOCK = "change_event_cleanup"
+KLE_IMPORT_SECONDS = 5.0  # queued KLE imports are looked for this often without a NOTIFY
+# NOTIFY channel -> the job it wakes
+CHANNELS = {"change_event": "sequence", "kle_import_job": "kle_imports"}
 
 _CLEANUP = """
     DELETE FROM change_event WHERE id IN (
@@ -64,10 +73,12 @@ class DistributionScheduler:
     """The jobs, the NOTIFY listener and the APScheduler that runs them."""
 
     def __init__(self, db: Database, *, retention_days: int = EVENT_RETENTION_DAYS, poll_seconds: float = POLL_SECONDS,
-                 boundary_seconds: float = BOUNDARY_SECONDS, clock: Callable[[], datetime] = _now):
+                 boundary_seconds: float = BOUNDARY_SECONDS, kle_import_seconds: float = KLE_IMPORT_SECONDS,
+                 clock: Callable[[], datetime] = _now):
         self.db, self.retention_days, self.clock = db, retention_days, clock
         self.stop = threading.Event()
         self._woken = threading.Event()  # a NOTIFY arrived: `sequence` runs (again)
+        self._kle_woken = threading.Event()  # an upload arrived: `kle_imports` looks (again)
         self._running: dict[str, int] = {}  # job id -> runs in progress
         self._lock = threading.Lock()
         self.scheduler = BlockingScheduler(timezone=UTC, job_defaults={
@@ -77,7 +88,8 @@ class DistributionScheduler:
         for job_id, seconds, body, instances in (("sequence", poll_seconds, self.sequence, 2),
                                                  ("deliver", poll_seconds, self.deliver, 1),
                                                  ("boundaries", boundary_seconds, self.boundaries, 1),
-                                                 ("cleanup", CLEANUP_HOURS * 3600, self.cleanup, 1)):
+                                                 ("cleanup", CLEANUP_HOURS * 3600, self.cleanup, 1),
+                                                 ("kle_imports", kle_import_seconds, self.kle_imports, 1)):
             self.scheduler.add_job(self._guard(job_id, body), "interval", seconds=seconds, id=job_id, name=job_id,
                                    next_run_time=start, max_instances=instances)
 
@@ -137,6 +149,18 @@ class DistributionScheduler:
             log.info("old change events deleted", extra={"events": total, "retention_days": self.retention_days})
         return total
 
+    def kle_imports(self) -> int:
+        """Run the queued KLE imports (and those whose runner died), one after another; again when
+        an upload's NOTIFY arrived meanwhile (it may have come after the last look for work)."""
+        from classification import kle_jobs
+
+        total = 0
+        while True:
+            self._kle_woken.clear()
+            total += kle_jobs.run_due(self.db)
+            if not self._kle_woken.is_set() or self.stop.is_set():
+                return total
+
     def _guard(self, job_id: str, body: Callable[[], int]) -> Callable[[], None]:
         def run() -> None:
             with self._lock:
@@ -157,9 +181,12 @@ class DistributionScheduler:
     def trigger(self, job_id: str) -> None:
         """Run a job now.  A running `sequence` notices the wake-up flag and runs once more, and a
         second one is started (it waits for the first's lock); with two running the flag is enough.
-        Another running job is left alone (its next regular run follows within a poll interval)."""
+        A running `kle_imports` notices its flag and looks once more.  Another running job is left
+        alone (its next regular run follows within a poll interval)."""
         if job_id == "sequence":
             self._woken.set()
+        if job_id == "kle_imports":
+            self._kle_woken.set()
         if self._running.get(job_id, 0) >= (2 if job_id == "sequence" else 1):
             return
         try:
@@ -168,18 +195,19 @@ class DistributionScheduler:
             pass
 
     def listen(self) -> None:
-        """LISTEN change_event on an autocommit connection; wake `sequence` on every NOTIFY burst."""
+        """LISTEN on `CHANNELS` on an autocommit connection; wake each channel's job on every NOTIFY burst."""
         conn: psycopg.Connection | None = None
         while not self.stop.is_set():
             try:
                 if conn is None or conn.closed:
                     conn = psycopg.connect(self.db.url, autocommit=True, application_name="sts-distribution-listen")
-                    conn.execute("LISTEN change_event")
-                    self.trigger("sequence")  # what committed while nobody listened
-                for _ in conn.notifies(timeout=0.5, stop_after=1):
-                    self.trigger("sequence")
+                    for channel, job_id in CHANNELS.items():
+                        conn.execute(f"LISTEN {channel}")
+                        self.trigger(job_id)  # what committed while nobody listened
+                for notify in conn.notifies(timeout=0.5, stop_after=1):
+                    self.trigger(CHANNELS.get(notify.channel, "sequence"))
             except psycopg.Error as exc:
-                log.warning("change_event listener failed; reconnecting", extra={"error": repr(exc)[:500]})
+                log.warning("NOTIFY listener failed; reconnecting", extra={"error": repr(exc)[:500]})
                 if conn is not None:
                     conn.close()
                 conn = None

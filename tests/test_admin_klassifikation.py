@@ -15,6 +15,7 @@ from markupsafe import escape
 from app.db import get_db
 from app.search import get_search
 from app.search.indexer import drain
+from classification import kle_jobs
 from classification.model import KLE_EMNEPLAN
 from tests.admin_world import csrf_token, login, seed
 
@@ -47,11 +48,17 @@ def submit(client, url: str, data: dict, status: int = 302, form_url: str | None
     return r
 
 
-def upload(client, name: str, status: int = 200) -> str:
+def upload(client, name: str) -> str:
+    """Send a KLE file through the form; the job's page, then (the runner run) its outcome."""
     with open(KLE / name, "rb") as f:
-        r = submit(client, "/admin/klassifikation/kle", {"file": (f, name)}, status,
-                   content_type="multipart/form-data")
-    return r.get_data(as_text=True)
+        r = submit(client, "/admin/klassifikation/kle", {"file": (f, name)}, content_type="multipart/form-data")
+    job_page = r.headers["Location"]
+    assert re.fullmatch(r"/admin/klassifikation/kle/[0-9a-f-]{36}", job_page), job_page
+    waiting = page(client, job_page)
+    assert "KLE-filen venter på at blive indlæst" in waiting and '<meta http-equiv="refresh" content="1">' in waiting
+    with client.application.app_context():
+        assert kle_jobs.run_due(get_db()) == 1
+    return page(client, job_page)
 
 
 def text(html: str) -> str:
@@ -66,26 +73,58 @@ def class_id(html: str, code: str) -> str:
     return match.group(1)
 
 
-def test_kle_upload_shows_what_changed_and_a_broken_file_its_lines(app, site):
+def test_kle_upload_shows_its_progress_then_what_changed_and_a_broken_file_its_lines(app, site):
     operator = logged_in(app, "operator")
-    summary = text(upload(operator, "emneplan-xml2-2026-01.xml"))
+    first = upload(operator, "emneplan-xml2-2026-01.xml")
+    assert "http-equiv" not in first  # an ended job's page stays put
+    summary = text(first)
     assert "KLE-filen er indlæst" in summary and "51 nye, 0 ændrede og 0 uændrede" in summary
     assert "Udgået (ifølge filen) 1" in summary and "Flyttet (ifølge filen) 1" in summary
-    assert "Nye klasser 17 Syntetisk" in summary
+    assert "Nye klasser 17 Syntetisk" in summary and "Sendt af operator" in summary
 
     newer = upload(operator, "emneplan-xml2-2026-04.xml")
     summary = text(newer)
     assert "1 nye, 3 ændrede og 48 uændrede" in summary
     assert "Nye klasser 32.05.04" in summary
-    changed = summary.split("Ændrede klasser")[1].split("Ikke længere gyldige")[0]
-    assert "17.01.02" in changed and "(før: " in changed
-    assert "17.02.01" in summary.split("Ikke længere gyldige")[1]
+    changed = summary.split("Ændrede klasser")[1].split("Udgået eller flyttet med denne fil")[0]
+    assert "17.01.02" in changed and "(før: Aftaler vedrørende cykelstier (syntetisk))" in changed
+    assert "27.01.03" in changed
+    assert "17.02.01" in summary.split("Udgået eller flyttet med denne fil")[1]
+    assert class_id(newer, "32.05.04")  # examples link to the class pages
 
-    broken = text(upload(operator, "broken-code-format.xml", 422))
-    assert "Filen blev ikke indlæst, fordi den har fejl" in broken and "Linje " in broken
-    assert "wrong code format" in broken
+    broken = text(upload(operator, "broken-code-format.xml"))
+    assert "KLE-filen blev ikke indlæst" in broken and "Filen blev ikke indlæst, fordi den har fejl" in broken
+    assert "Fejl i filen (4)" in broken and "Linje " in broken and "wrong code format" in broken
     empty = submit(operator, "/admin/klassifikation/kle", {}, 422, content_type="multipart/form-data")
     assert "Vælg en KLE-fil" in empty.get_data(as_text=True)
+    latest = text(page(operator, "/admin/klassifikation/kle"))
+    assert "Seneste indlæsninger" in latest and "broken-code-format.xml Ikke indlæst" in latest
+    assert "emneplan-xml2-2026-04.xml Indlæst" in latest and "1 nye, 3 ændrede" in latest
+
+
+def test_the_kle_job_page_shows_a_running_import_as_a_progress_bar(app, site):
+    operator = logged_in(app, "operator")
+    with open(KLE / "emneplan-xml2-2026-01.xml", "rb") as f:
+        r = submit(operator, "/admin/klassifikation/kle", {"file": (f, "k.xml")}, content_type="multipart/form-data")
+    job_id = r.headers["Location"].rsplit("/", 1)[1]
+    with app.app_context(), get_db().transaction() as conn:  # as a runner that has just taken it writes it
+        conn.execute("UPDATE kle_import_job SET state = 'running', attempts = 1, heartbeat_at = now(), "
+                     "progress = '{\"phase\": \"parse\"}' WHERE id = %(id)s", {"id": job_id})
+    parsing = page(operator, r.headers["Location"])
+    assert "KLE-filen indlæses" in parsing and '<label for="kle-progress">Læser filen</label>' in parsing
+    assert '<progress id="kle-progress" aria-describedby="kle-progress-text"></progress>' in parsing
+    with app.app_context(), get_db().transaction() as conn:  # as a runner that got this far writes it
+        conn.execute("UPDATE kle_import_job SET state = 'running', attempts = 2, heartbeat_at = now(), "
+                     "progress = '{\"phase\": \"import\", \"done\": 1200, \"total\": 2500}' WHERE id = %(id)s",
+                     {"id": job_id})
+    running = page(operator, r.headers["Location"])
+    assert '<meta http-equiv="refresh" content="1">' in running
+    assert '<progress id="kle-progress" max="2500" value="1200" aria-describedby="kle-progress-text">' in running
+    assert '<label for="kle-progress">Indlæser klasserne</label>' in running
+    assert "1.200 af 2.500 klasser (48 %)" in text(running) and "forsøg 2 af 3" in running
+    assert "Ingen adgang" in page(logged_in(app, "admin751"), r.headers["Location"], 403)
+    assert "Siden findes ikke" in page(operator, "/admin/klassifikation/kle/00000000-0000-4000-8000-000000000000",
+                                       404)
 
 
 def test_the_kle_tree_as_of_a_date_a_class_with_history_and_search(app, site):

@@ -2,23 +2,30 @@
 tests/test_admin_browser.py: one browser, the app served on a free port, a page that fails the test
 on any console error, uncaught script error or dialog).
 
-An operator uploads a newer KLE edition and sees what changed; 751's admin browses the KLE tree
-down to a subject, opens it with its history, and finds a class by search; the Distribution
-overview shows a subscriber whose receiver fails, which is paused, resumed and redriven.
-Screenshots: the upload summary, the KLE tree, a class, the distribution overview."""
+An operator uploads a newer KLE edition, follows the import's progress (the job page reloads itself;
+the test runs the runner, held at one class while the page shows how far it got) and sees what
+changed; 751's admin browses the KLE tree down to a subject, opens it with its history, and finds a
+class by search; the Distribution overview shows a subscriber whose receiver fails, which is
+paused, resumed and redriven.
+Screenshots: the upload's progress and summary, the KLE tree, a class, the distribution overview."""
 
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import psycopg
 import pytest
 from playwright.sync_api import expect
 
 from app.db import get_db
 from app.search import get_search
 from app.search.indexer import drain
+from classification import kle_jobs
+from classification.model import KLE_EMNEPLAN, kle_class_uuid
 from tests import test_admin_browser as base
+from tests.test_admin_accessibility import violations
 from tests.test_admin_browser import Site, Watched, log_in
 from tests.test_distribution_admin_api import deliver, subscriber, units
 from tests.test_distribution_push import Clock, Receiver
@@ -48,7 +55,9 @@ def kle(site: Site):
     index(world.app)
 
 
-def test_an_operator_uploads_a_newer_kle_edition_and_sees_what_changed(page: Watched, kle):
+def test_an_operator_uploads_a_newer_kle_edition_follows_its_progress_and_sees_what_changed(page: Watched, site: Site,
+                                                                                             kle):
+    app = site.world.world.app
     p = page.page
     log_in(p, "operator")
     p.get_by_role("navigation", name="Hovedmenu").get_by_role("link", name="Klassifikation").click()
@@ -56,15 +65,43 @@ def test_an_operator_uploads_a_newer_kle_edition_and_sees_what_changed(page: Wat
     expect(p.get_by_role("heading", level=1)).to_have_text("Indlæs KLE-fil")
     p.get_by_label("KLE-fil").set_input_files(KLE / "emneplan-xml2-2026-04.xml")
     p.get_by_role("button", name="Indlæs filen").click()
-    expect(p.get_by_role("heading", level=1)).to_have_text("KLE-filen er indlæst")
+    # No runner runs in the tests: the job waits, and its page says so (and reloads itself).
+    expect(p.get_by_role("heading", level=1)).to_have_text("KLE-filen venter på at blive indlæst")
+    expect(p.get_by_role("progressbar", name="I kø")).to_be_visible()
+
+    # A runner that is held at 17.01.02 (this test locks the class): the page shows how far it got.
+    with psycopg.connect(app.config["DATABASE_URL"]) as hold, ThreadPoolExecutor(1) as pool:
+        hold.execute("SELECT 1 FROM klasse WHERE uuid = %(u)s FOR UPDATE",
+                     {"u": kle_class_uuid(KLE_EMNEPLAN, "17.01.02")})
+        runner = pool.submit(run_due, app)
+        expect(p.get_by_role("heading", level=1)).to_have_text("KLE-filen indlæses")
+        expect(p.get_by_role("progressbar", name="Indlæser klasserne")).to_have_attribute("max", "52")
+        expect(p.get_by_role("status").first).to_contain_text("0 af 52 klasser (0 %)")
+        page.screenshot("20-klassifikation-kle-upload-progress")
+        hold.rollback()
+        assert runner.result(timeout=60) == 1
+
+    expect(p.get_by_role("heading", level=1)).to_have_text("KLE-filen er indlæst")  # the next reload
     expect(p.get_by_role("status").first).to_contain_text("1 nye, 3 ændrede og 48 uændrede klasser")
     examples = p.get_by_role("region", name="Eksempler")
     expect(examples.get_by_role("link", name=re.compile(r"^32\.05\.04 "))).to_be_visible()
     expect(examples).to_contain_text("17.01.02")
     expect(examples).to_contain_text("(før: ")
+    expect(p.get_by_role("progressbar")).to_have_count(0)
     page.screenshot("20-klassifikation-kle-upload-summary")
+    assert violations(p) == []  # WCAG 2.1 AA (axe-core); the reloading pages are checked by the asserts above
+    p.get_by_role("link", name="Indlæs en fil mere").click()
+    latest = p.get_by_role("region", name="Seneste indlæsninger")
+    expect(latest.get_by_role("row", name=re.compile("emneplan-xml2-2026-04.xml"))).to_contain_text("1 nye, 3 ændrede")
+    assert violations(p) == []
+    p.go_back()
     p.get_by_role("link", name="Se KLE-emneplanen").click()
     expect(p.locator(".class-tree").get_by_role("link", name=re.compile(r"^32 "))).to_be_visible()
+
+
+def run_due(app) -> int:
+    with app.app_context():
+        return kle_jobs.run_due(get_db())
 
 
 def test_browse_the_kle_tree_down_to_a_subject_open_its_history_and_search(page: Watched, kle):

@@ -143,7 +143,7 @@ class Schedulers:
     def listening(self, n: int) -> None:
         self.wait(f"{n} listener(s)", lambda: self.query(
             "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() "
-            "AND application_name = 'sts-distribution-listen' AND query = 'LISTEN change_event'")["n"] == n)
+            "AND application_name = 'sts-distribution-listen' AND query LIKE 'LISTEN %%'")["n"] == n)
 
     def counts(self) -> dict:
         return self.query("SELECT count(*) AS n, count(position) AS positioned, coalesce(min(position), 1) AS lo, "
