@@ -70,7 +70,8 @@ def victim(app):
         "user_uuid": USER, "system_id": w.ids["a1"], "vendor_id": w.ids["Vendor A"],
         "notification_id": str(notification["id"]), "token_id": admin_token["id"], "code": "751",
         "uuid": local_class, "facet": KLE_EMNEPLAN, "sortiment_id": sortiment, "dead_letter_id": "1",
-        "message_uuid": "7d7c1d55-7a53-4e3e-9d46-5d0c3f0c0751", **org,
+        "message_uuid": "7d7c1d55-7a53-4e3e-9d46-5d0c3f0c0751", "job_id": "5b1e0a52-0c44-4d5e-8f0e-2f6a0b2c0751",
+        **org,
     }
     markers = [request["id"], str(agreement["id"]), job["id"], assignment["id"], USER, SECRET_NAME, sortiment,
                f"urn:uuid:{USER}", w.ids["a1"], *org.values(), SECRET_CPR]
