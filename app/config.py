@@ -125,7 +125,8 @@ def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
 
 
 # Read from STS_* by the service scripts, not by the app; they are not app settings.
-SCRIPT_ONLY = {"DATA_DIR", "PG_PORT", "ES_PORT", "ES_HEAP", "APP_BIND", "APP_WORKERS", "DEMO_ORGANISATION_SIZE"}
+SCRIPT_ONLY = {"DATA_DIR", "PG_PORT", "ES_PORT", "ES_HEAP", "APP_BIND", "APP_WORKERS", "APP_THREADS",
+               "DEMO_ORGANISATION_SIZE"}
 
 
 def load_config(override: Mapping[str, Any] | None = None,

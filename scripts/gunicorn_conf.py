@@ -6,7 +6,7 @@ from prometheus_client import multiprocess
 
 bind = os.environ.get("STS_APP_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("STS_APP_WORKERS", "2"))
-threads = 4
+threads = int(os.environ.get("STS_APP_THREADS", "4"))
 timeout = 60
 graceful_timeout = 20
 capture_output = True
