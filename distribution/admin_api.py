@@ -20,7 +20,6 @@ push status (push_api.py); the push secret is never shown.
 
 from __future__ import annotations
 
-from flask import current_app
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
@@ -28,9 +27,9 @@ from app.api import problem_doc
 from app.db import get_conn
 from app.errors import Problem, field_error
 from authz.policy import PlatformRole, current, platform, require_municipality
-from distribution import feed, metrics, push
-from distribution.api import _COLUMNS, SubscriptionSchema, blp
-from distribution.push_api import _DEAD, _STATUS, DeadLetterSchema, PushStatusSchema, _push
+from distribution import feed, metrics
+from distribution.api import SubscriptionSchema, blp
+from distribution.push_api import _STATUS, DeadLetterSchema, PushStatusSchema, dead_letters, redrive, set_paused
 
 ADMINS = platform(PlatformRole.MUNICIPALITY_ADMIN, PlatformRole.OPERATOR)
 BASE = "/municipality/subscriptions"
@@ -109,6 +108,13 @@ def _one(args: dict, subscription_id) -> dict:
     return rows[0]
 
 
+def _owned(args: dict, subscription_id) -> None:
+    """The subscription belongs to the municipality acted on (else a 404)."""
+    if get_conn().execute("SELECT 1 FROM subscription WHERE id = %(i)s AND municipality_code = %(m)s",
+                          {"i": subscription_id, "m": _municipality(args)}).fetchone() is None:
+        raise Problem(404, "not_found", f"No subscription {subscription_id} in this municipality.")
+
+
 @blp.route(BASE)
 class MunicipalitySubscriptions(MethodView):
     @ADMINS
@@ -146,9 +152,8 @@ class MunicipalityDeadLetters(MethodView):
     @blp.alt_response(404, **NOT_FOUND)
     def get(self, args, subscription_id):
         """The subscription's dead letters (redriven ones too, with `redriven_at`), oldest position first."""
-        _one(args, subscription_id)
-        return get_conn().execute(f"SELECT {_DEAD} FROM dead_letter WHERE subscription_id = %(i)s ORDER BY position",
-                                  {"i": subscription_id}).fetchall()
+        _owned(args, subscription_id)
+        return dead_letters(subscription_id)
 
 
 @blp.route(f"{BASE}/<uuid:subscription_id>/dead-letters/<int:dead_letter_id>/redrive")
@@ -164,25 +169,13 @@ class MunicipalityRedrive(MethodView):
         The same as the subscriber's own redrive: the same idempotency key, signed with the
         subscription's secret.  A receiver that fails again is a 502 and the letter stays.
         """
-        _one(args, subscription_id)
-        conn = get_conn()
-        letter = conn.execute(f"SELECT {_DEAD} FROM dead_letter WHERE id = %(d)s AND subscription_id = %(i)s",
-                              {"d": dead_letter_id, "i": subscription_id}).fetchone()
-        if letter is None:
-            raise Problem(404, "not_found", f"No dead letter {dead_letter_id} of this subscription.")
-        target = _push(subscription_id)
-        error = push.send(target["url"], target["secret"], letter["event"],
-                          timeout=current_app.config.get("DISTRIBUTION_PUSH_TIMEOUT", push.TIMEOUT))
-        if error is not None:
-            raise Problem(502, "receiver_failed", f"The receiver did not accept the event: {error}")
-        return conn.execute(f"UPDATE dead_letter SET redriven_at = now() WHERE id = %(d)s RETURNING {_DEAD}",
-                            {"d": dead_letter_id}).fetchone()
+        _owned(args, subscription_id)
+        return redrive(subscription_id, dead_letter_id)
 
 
 def _set_paused(args: dict, subscription_id, paused: bool) -> dict:
-    _one(args, subscription_id)
-    return get_conn().execute(f"UPDATE subscription SET paused = %(p)s WHERE id = %(i)s RETURNING {_COLUMNS}",
-                              {"p": paused, "i": subscription_id}).fetchone()
+    _owned(args, subscription_id)
+    return set_paused(subscription_id, paused)
 
 
 @blp.route(f"{BASE}/<uuid:subscription_id>/pause")

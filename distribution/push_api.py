@@ -85,7 +85,8 @@ _STATUS = """
 _DEAD = "id, position, event, error, attempts, created_at, redriven_at"
 
 
-def _push(subscription_id, query: str = "SELECT url, secret FROM subscription_push WHERE subscription_id = %(i)s"):
+def _push(subscription_id,
+          query: str = "SELECT url, secret, batch_size FROM subscription_push WHERE subscription_id = %(i)s"):
     row = get_conn().execute(query, {"i": subscription_id}).fetchone()
     if row is None:
         raise Problem(404, "push_not_configured", f"Subscription {subscription_id} has no push endpoint.")
@@ -140,8 +141,7 @@ class DeadLetters(MethodView):
     def get(self, subscription_id):
         """The events given up on, oldest position first, with the last error."""
         _mine(subscription_id)
-        return get_conn().execute(f"SELECT {_DEAD} FROM dead_letter WHERE subscription_id = %(i)s ORDER BY position",
-                                  {"i": subscription_id}).fetchall()
+        return dead_letters(subscription_id)
 
 
 @blp.route("/subscriptions/<uuid:subscription_id>/dead-letters/<int:dead_letter_id>/redrive")
@@ -153,24 +153,41 @@ class Redrive(MethodView):
     def post(self, subscription_id, dead_letter_id):
         """Send a dead letter's event again, now, once (same idempotency key); marks it redriven."""
         _mine(subscription_id)
-        conn = get_conn()
-        letter = conn.execute(f"SELECT {_DEAD} FROM dead_letter WHERE id = %(d)s AND subscription_id = %(i)s",
-                              {"d": dead_letter_id, "i": subscription_id}).fetchone()
-        if letter is None:
-            raise Problem(404, "not_found", f"No dead letter {dead_letter_id} of this subscription.")
-        target = _push(subscription_id)
-        error = push.send(target["url"], target["secret"], letter["event"],
-                          timeout=current_app.config.get("DISTRIBUTION_PUSH_TIMEOUT", push.TIMEOUT))
-        if error is not None:
-            raise Problem(502, "receiver_failed", f"The receiver did not accept the event: {error}")
-        return conn.execute(f"UPDATE dead_letter SET redriven_at = now() WHERE id = %(d)s RETURNING {_DEAD}",
-                            {"d": dead_letter_id}).fetchone()
+        return redrive(subscription_id, dead_letter_id)
+
+
+# -- the operations, for a subscription whose caller is already checked (also distribution/admin_api.py) ---------
+
+def dead_letters(subscription_id) -> list[dict]:
+    return get_conn().execute(f"SELECT {_DEAD} FROM dead_letter WHERE subscription_id = %(i)s ORDER BY position",
+                              {"i": subscription_id}).fetchall()
+
+
+def redrive(subscription_id, dead_letter_id: int) -> dict:
+    """POST the dead letter's event once more, as the subscription's requests look (one event, or a
+    batch of one), signed, with its own idempotency key; mark it redriven.  502 if refused again."""
+    conn = get_conn()
+    letter = conn.execute(f"SELECT {_DEAD} FROM dead_letter WHERE id = %(d)s AND subscription_id = %(i)s",
+                          {"d": dead_letter_id, "i": subscription_id}).fetchone()
+    if letter is None:
+        raise Problem(404, "not_found", f"No dead letter {dead_letter_id} of this subscription.")
+    target = _push(subscription_id)
+    error = push.send(target["url"], target["secret"], push.message_of([letter["event"]], target["batch_size"]),
+                      timeout=current_app.config.get("DISTRIBUTION_PUSH_TIMEOUT", push.TIMEOUT))
+    if error is not None:
+        raise Problem(502, "receiver_failed", f"The receiver did not accept the event: {error}")
+    return conn.execute(f"UPDATE dead_letter SET redriven_at = now() WHERE id = %(d)s RETURNING {_DEAD}",
+                        {"d": dead_letter_id}).fetchone()
+
+
+def set_paused(subscription_id, paused: bool) -> dict:
+    return get_conn().execute(f"UPDATE subscription SET paused = %(p)s WHERE id = %(i)s RETURNING {_COLUMNS}",
+                              {"p": paused, "i": subscription_id}).fetchone()
 
 
 def _set_paused(subscription_id, paused: bool):
     _mine(subscription_id)
-    return get_conn().execute(f"UPDATE subscription SET paused = %(p)s WHERE id = %(i)s RETURNING {_COLUMNS}",
-                              {"p": paused, "i": subscription_id}).fetchone()
+    return set_paused(subscription_id, paused)
 
 
 @blp.route("/subscriptions/<uuid:subscription_id>/pause")

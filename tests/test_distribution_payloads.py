@@ -186,3 +186,24 @@ def test_a_sortiment_subscription_receives_only_the_sortiment_and_its_classes(ap
     r = system.post("/api/v1/distribution/subscriptions",
                     json={"name": "y", "topics": ["organisation"], "sortiment": sortiment})
     assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "sortiment"
+
+
+def test_a_failed_batch_becomes_dead_letters_redriven_in_the_batch_format(app, iw, receiver):
+    token, sub = subscribe(iw, "batcher", payload="thin")
+    enable(iw, token, sub, receiver, batch_size=2, max_attempts=1)
+    receiver.default = "500"
+    with app.app_context():
+        made = []
+        for key in ("D1", "D2"):
+            with get_db().transaction() as conn:
+                made.append(unit(conn, key, parent=iw.org.ids["R"]))
+    letters_path = f"/api/v1/distribution/subscriptions/{sub}/dead-letters"
+    run(app, lambda: len(iw.call("get", letters_path, token).get_json()) == 2)
+    letters = iw.call("get", letters_path, token).get_json()
+    assert [x["event"]["object_uuid"] for x in letters] == made and receiver.processed == []
+    receiver.default = "ok"
+    r = iw.call("post", f"{letters_path}/{letters[1]['id']}/redrive", token)
+    assert r.status_code == 200 and r.get_json()["redriven_at"]
+    position = letters[1]["position"]
+    assert receiver.requests == [f"{sub}:{position}-{position}"] and not receiver.bad  # a batch of one, signed
+    assert [e["object_uuid"] for e in receiver.processed] == [made[1]]
