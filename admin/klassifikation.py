@@ -28,8 +28,8 @@ from flask import abort, render_template, request, session
 from admin import api_client, nav
 from admin.blueprint import SESSION_MUNICIPALITY, bp
 from admin.organisation import date_arg
-from admin.timeline import Change, Entry, Fact, _instant
-from app.bitemporal.periods import COPENHAGEN, copenhagen_today
+from admin.timeline import Entry, history
+from app.bitemporal.periods import copenhagen_today
 from authz.policy import PlatformRole, admin_page, current
 from classification.model import KLE_EMNEPLAN
 
@@ -93,28 +93,7 @@ def duration(text: str | None) -> str:
 def class_history(rows: list[dict[str, Any]], today: date) -> list[Entry]:
     """The class's valid-time timeline from its facts (believed now): each day on which a field
     starts or stops, oldest first, like a unit's (admin/timeline.py), over the class's fields."""
-    facts = [Fact(r["field"], r["value"], _instant(r["valid_from"]), _instant(r["valid_to"]))
-             for r in rows if r.get("registered_to") is None and r["field"] in HISTORY_FIELDS]
-
-    def state(at) -> dict[str, list]:
-        out: dict[str, list] = {}
-        for f in facts:
-            if f.holds_at(at) and f.value is not None:
-                out.setdefault(f.field, []).append(f.value)
-        return {k: sorted(v, key=repr) if k in MANY else v for k, v in out.items()}
-
-    entries, previous = [], state(None)
-    for at in sorted({b for f in facts for b in (f.valid_from, f.valid_to) if b is not None}):
-        now = state(at)
-        changes = [Change(n, previous.get(n, []), now.get(n, [])) for n in HISTORY_FIELDS
-                   if previous.get(n, []) != now.get(n, [])]
-        if changes:
-            existed, exists = bool(previous.get("user_key")), bool(now.get("user_key"))
-            kind = "created" if exists and not existed else "ended" if existed and not exists else "changed"
-            day = at.astimezone(COPENHAGEN).date()
-            entries.append(Entry(at, day, kind, day > today, changes))
-        previous = now
-    return entries
+    return history(rows, today, HISTORY_FIELDS, MANY)
 
 
 @bp.app_template_global("class_value")

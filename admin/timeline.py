@@ -67,29 +67,31 @@ def _instant(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def current_facts(rows: list[dict[str, Any]]) -> list[Fact]:
-    """The API's fact rows that are believed now (registered_to is null), for the unit's fields."""
+def current_facts(rows: list[dict[str, Any]], fields: tuple[str, ...] = FIELDS) -> list[Fact]:
+    """The API's fact rows that are believed now (registered_to is null), for these fields."""
     return [Fact(r["field"], r["value"], _instant(r["valid_from"]), _instant(r["valid_to"]))
-            for r in rows if r.get("registered_to") is None and r["field"] in FIELDS]
+            for r in rows if r.get("registered_to") is None and r["field"] in fields]
 
 
-def _state(facts: list[Fact], t: datetime | None) -> dict[str, list[Any]]:
+def _state(facts: list[Fact], t: datetime | None, many: frozenset[str]) -> dict[str, list[Any]]:
     state: dict[str, list[Any]] = {}
     for f in facts:
-        if f.holds_at(t):
+        if f.holds_at(t) and f.value is not None:
             state.setdefault(f.field, []).append(f.value)
-    return {k: sorted(v, key=repr) if k in MANY else v for k, v in state.items()}
+    return {k: sorted(v, key=repr) if k in many else v for k, v in state.items()}
 
 
-def history(rows: list[dict[str, Any]], today: date) -> list[Entry]:
-    """The unit's timeline from its fact rows, oldest first; see the module docstring."""
-    facts = current_facts(rows)
+def history(rows: list[dict[str, Any]], today: date, fields: tuple[str, ...] = FIELDS,
+            many: frozenset[str] = MANY) -> list[Entry]:
+    """An object's timeline from its fact rows, oldest first (see the module docstring): a unit's by
+    default; a class's with its own fields (admin/klassifikation.py).  `user_key` spans existence."""
+    facts = current_facts(rows, fields)
     bounds = sorted({b for f in facts for b in (f.valid_from, f.valid_to) if b is not None})
     entries: list[Entry] = []
-    previous = _state(facts, None)
+    previous = _state(facts, None, many)
     for at in bounds:
-        now = _state(facts, at)
-        changes = [Change(name, previous.get(name, []), now.get(name, [])) for name in FIELDS
+        now = _state(facts, at, many)
+        changes = [Change(name, previous.get(name, []), now.get(name, [])) for name in fields
                    if previous.get(name, []) != now.get(name, [])]
         if changes:
             existed, exists = bool(previous.get("user_key")), bool(now.get("user_key"))
