@@ -16,8 +16,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from authz.constraints import sql_condition
 from distribution import messages
+from indexes.reads import access_condition
 
 TOPICS = {
     "organisation": ("organisation", "enhed", "person", "bruger", "funktion", "itsystem"),
@@ -95,13 +95,7 @@ def read(conn: psycopg.Connection, municipality_code: int, types: list[str], pri
     business events by who may receive them (distribution/messages.py; `system_id` is the
     subscriber's system: without it, messages for named recipients are not shown); with
     `sortiment`, Klassifikation events only of that sortiment and its classes."""
-    parts, params = [], {}
-    for i, p in enumerate(privileges):
-        cond, more = sql_condition(p, kle="o.kle", unit="o.unit", unit_path="o.unit_path", sensitivity="o.sensitivity",
-                                   it_system="o.master_system", param_prefix=f"d{i}")
-        parts.append(cond)
-        params.update(more)
-    access = sql.SQL(" AND ").join(parts) if parts else sql.SQL("TRUE")
+    access, params = access_condition(privileges)
     message_access, more = messages.condition(privileges, system_id)
     only = sql.SQL(SORTIMENT_CONDITION) if sortiment else sql.SQL("TRUE")
     return conn.execute(sql.SQL(_READ).format(access=access, messages=messages.MESSAGES, message_access=message_access,

@@ -30,10 +30,10 @@ from app.api import problem_doc
 from app.db import get_conn
 from app.errors import Problem, field_error
 from app.paging import decode_cursor, encode_cursor
-from authz.constraints import sql_condition
 from authz.policy import current
 from distribution import feed, payloads
 from distribution.api import _COLUMNS, SUBSCRIBE, SubscriptionSchema, _mine, blp
+from indexes.reads import access_condition
 
 MAX_ITEMS = 1000
 NOT_FOUND = problem_doc("No such subscription of this system and municipality.")
@@ -110,13 +110,7 @@ def _cursor(value: str | None) -> tuple[int | None, str, str]:
 def _page(conn: psycopg.Connection, municipality: int, types: list[str], privileges: list[list[dict]],
           after_type: str, after_uuid: str, limit: int, sortiment: str | None = None) -> list[dict[str, Any]]:
     """Up to `limit` current objects after (after_type, after_uuid), by object type then UUID."""
-    parts, params = [], {}
-    for i, p in enumerate(privileges):
-        cond, more = sql_condition(p, kle="o.kle", unit="o.unit", unit_path="o.unit_path", sensitivity="o.sensitivity",
-                                   it_system="o.master_system", param_prefix=f"s{i}")
-        parts.append(cond)
-        params.update(more)
-    access = sql.SQL(" AND ").join(parts)
+    access, params = access_condition(privileges)
     items: list[dict[str, Any]] = []
     for t in sorted(types):
         if t < after_type or len(items) >= limit or t not in SNAPSHOT_TYPES or \

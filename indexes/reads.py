@@ -100,14 +100,16 @@ def facets(aggs: dict) -> dict[str, list[dict]]:
 # -- PostgreSQL --------------------------------------------------------------------------------------
 
 
-def _condition(privilege_lists: list[list[dict]]) -> tuple[sql.Composable, dict]:
+def access_condition(privilege_lists: list[list[dict]]) -> tuple[sql.Composable, dict]:
+    """The SQL condition on index_object `o` that every privilege list must allow (and its parameters);
+    also used by distribution/ for the records' events and snapshot."""
     parts, params = [], {}
     for i, privileges in enumerate(privilege_lists):
         cond, p = sql_condition(privileges, kle="o.kle", unit="o.unit", unit_path="o.unit_path",
                                 sensitivity="o.sensitivity", it_system="o.master_system", param_prefix=f"a{i}")
         parts.append(cond)
         params.update(p)
-    return sql.SQL(" AND ").join(parts), params
+    return (sql.SQL(" AND ").join(parts) if parts else sql.SQL("TRUE")), params
 
 
 _RECORDS = """
@@ -120,7 +122,7 @@ _RECORDS = """
 
 def records(conn: psycopg.Connection, municipality_code: int, kinds: list[str], privilege_lists: list[list[dict]],
             uuids: list[str]) -> list[dict]:
-    access, params = _condition(privilege_lists)
+    access, params = access_condition(privilege_lists)
     query = sql.SQL(_RECORDS).format(where=sql.SQL("o.uuid = ANY(%(u)s::uuid[])"), access=access)
     return conn.execute(query, {"m": municipality_code, "kinds": kinds, "u": uuids, **params}).fetchall()
 
@@ -136,7 +138,7 @@ def related(conn: psycopg.Connection, municipality_code: int, kind: str, privile
             uuid: str, *, out: str, back: str) -> list[dict]:
     """The records of `kind` related to `uuid` either way (a case's documents: the case lists them
     or they name the case), filtered by access like any read."""
-    access, params = _condition(privilege_lists)
+    access, params = access_condition(privilege_lists)
     query = sql.SQL(_RECORDS).format(where=sql.SQL("o.uuid IN (" + _RELATED + ")"), access=access)
     return conn.execute(query, {"m": municipality_code, "kinds": [kind], "u": uuid, "out": out, "back": back,
                                 **params}).fetchall()
@@ -175,7 +177,7 @@ def changes(conn: psycopg.Connection, municipality_code: int, kinds: list[str], 
     Only writes of transactions older than every transaction still running are listed, so a
     transaction that commits late is listed after, never skipped.  Removals are listed (uuid and
     kind only) whatever the constraints: they show no data."""
-    access, params = _condition(privilege_lists)
+    access, params = access_condition(privilege_lists)
     xid, uuid = after or ("0", "00000000-0000-0000-0000-000000000000")
     return conn.execute(sql.SQL(_CHANGES).format(access=access),
                         {"m": municipality_code, "kinds": kinds, "xid": xid, "after": uuid, "limit": limit,

@@ -8,10 +8,11 @@ import re
 
 import pytest
 
+from tests import test_distribution_push as push_tests
 from tests.admin_world import csrf_token, login, seed
 from tests.test_admin_klassifikation import logged_in, page, text
 from tests.test_distribution_admin_api import deliver, subscriber, units
-from tests.test_distribution_push import Clock, Receiver
+from tests.test_distribution_push import Clock
 
 
 @pytest.fixture
@@ -19,12 +20,7 @@ def site(app):
     return seed(app)
 
 
-@pytest.fixture
-def receiver():
-    r = Receiver()
-    yield r
-    r.server.shutdown()
-    r.server.server_close()
+receiver = push_tests.receiver  # a real local HTTP receiver (tests/test_distribution_push.py)
 
 
 def act(client, url: str, form_page: str, **data):

@@ -5,31 +5,19 @@ see_name), every person shown is access-logged, a deletion carries no data, and 
 
 from __future__ import annotations
 
-import pytest
-
 from app.db import get_db
 from organisation import service
+from tests import test_distribution_push as push_tests
 from tests.indexes_world import CPR_A
 from tests.test_distribution_feed import events, unit
-from tests.test_distribution_push import Receiver, enable, run
+from tests.test_distribution_push import enable, run
 from tests.test_organisation_search import ALWAYS
 
 CPR = "0101801234"
 
 
-@pytest.fixture
-def iw(app):
-    from tests.indexes_world import index_world
-
-    return index_world(app)
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver()
-    yield r
-    r.server.shutdown()
-    r.server.server_close()
+# The push tests' fixtures: the index world and a real local HTTP receiver.
+iw, receiver = push_tests.iw, push_tests.receiver
 
 
 def subscribe(iw, name: str, topics=("organisation",), payload="full", **constraints):
