@@ -36,8 +36,6 @@ import hashlib
 import hmac
 import http.client
 import json
-import os
-import platform
 import sys
 import threading
 import time
@@ -48,11 +46,10 @@ import psycopg
 
 from app.bitemporal.periods import Period, local_midnight
 from bench.indexes import check, percentile
-from bench.scratch import api_server, flask_process, log, scratch_app
+from bench.scratch import api_server, emit, flask_process, log, machine, scratch_app, service_urls
 from classification.seed import load_seed
 from distribution import push
 from organisation import service
-from scripts import services
 from tests.world import World, bearer
 
 MUNICIPALITY = 751
@@ -302,8 +299,7 @@ def run(urls: dict[str, str], emit, args) -> None:
           "latency_p99_ms": check(latency["p99_ms"], LATENCY_P99_TARGET_MS, raw_p99_ms=latency_raw["p99_ms"]),
           "pull_events_per_s": check(pull["events_per_s"], PULL_TARGET, at_least=True,
                                      raw=pull_raw["events_per_s"]),
-          "cpus": os.cpu_count(), "python": platform.python_version(),
-          "loadavg": [round(x, 2) for x in os.getloadavg()]})
+          **machine()})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -315,12 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="times the pull subscriber reads the backlog")
     args = parser.parse_args(argv)
 
-    def emit(line: dict) -> None:
-        print(json.dumps(line, ensure_ascii=False, default=str), flush=True)
-
-    run(services.start() if not (os.environ.get("DATABASE_URL") and os.environ.get("ELASTICSEARCH_URL"))
-        else {"DATABASE_URL": os.environ["DATABASE_URL"], "ELASTICSEARCH_URL": os.environ["ELASTICSEARCH_URL"]},
-        emit, args)
+    run(service_urls(), emit, args)
     return 0
 
 

@@ -37,8 +37,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
-import platform
 import random
 import subprocess
 import sys
@@ -52,12 +50,11 @@ from pathlib import Path
 from app.bitemporal.periods import copenhagen_today
 from app.search.indexer import drain
 from bench.organisation_setup import load_organisation
-from bench.scratch import api_server, flask_process, log, scratch_app
+from bench.scratch import api_server, emit, flask_process, log, machine, scratch_app, service_urls
 from indexes import search as index_search
 from indexes.bulk import import_jsonl
 from indexes.reads import overview_body
 from indexes.synthetic import generate, lines, sizes
-from scripts import services
 from tests.world import World, bearer
 
 MUNICIPALITY = 751
@@ -282,8 +279,7 @@ def run(urls: dict[str, str], emit, args) -> None:
                                        raw_rate=round(raw_rate, 1)),
           "overview_api_over_raw_p50": check(round(api["p50_ms"] / raw["p50_ms"], 2), OVERVIEW_RATIO_TARGET),
           "overview_api_p99_ms": check(api["p99_ms"], OVERVIEW_P99_MS_TARGET),
-          "records": ingest["records"], "citizens": args.citizens, "cpus": os.cpu_count(),
-          "python": platform.python_version(), "loadavg": [round(x, 2) for x in os.getloadavg()]})
+          "records": ingest["records"], "citizens": args.citizens, **machine()})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -295,12 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
-    def emit(line: dict) -> None:
-        print(json.dumps(line, ensure_ascii=False, default=str), flush=True)
-
-    run(services.start() if not (os.environ.get("DATABASE_URL") and os.environ.get("ELASTICSEARCH_URL"))
-        else {"DATABASE_URL": os.environ["DATABASE_URL"], "ELASTICSEARCH_URL": os.environ["ELASTICSEARCH_URL"]},
-        emit, args)
+    run(service_urls(), emit, args)
     return 0
 
 

@@ -4,7 +4,9 @@ the leftovers of killed runs cleaned up first."""
 
 from __future__ import annotations
 
+import json
 import os
+import platform
 import re
 import secrets
 import shutil
@@ -114,3 +116,21 @@ def api_server(app: Flask) -> Iterator[int]:
         server.terminate()
         server.wait(30)
         shutil.rmtree(metrics, ignore_errors=True)
+
+
+def emit(line: dict) -> None:
+    """One figure as a JSON line on stdout (progress goes to stderr)."""
+    print(json.dumps(line, ensure_ascii=False, default=str), flush=True)
+
+
+def service_urls() -> dict[str, str]:
+    """DATABASE_URL and ELASTICSEARCH_URL when both are set, else the project's own services (started)."""
+    if os.environ.get("DATABASE_URL") and os.environ.get("ELASTICSEARCH_URL"):
+        return {"DATABASE_URL": os.environ["DATABASE_URL"], "ELASTICSEARCH_URL": os.environ["ELASTICSEARCH_URL"]}
+    return services.start()
+
+
+def machine() -> dict:
+    """What a summary line says about the machine the figures came from."""
+    return {"cpus": os.cpu_count(), "python": platform.python_version(),
+            "loadavg": [round(x, 2) for x in os.getloadavg()]}
