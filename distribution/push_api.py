@@ -151,7 +151,11 @@ class Redrive(MethodView):
     @blp.alt_response(404, **problem_doc("No such subscription, dead letter or push endpoint."))
     @blp.alt_response(502, **problem_doc("The receiver did not accept the event; `detail` says what it answered."))
     def post(self, subscription_id, dead_letter_id):
-        """Send a dead letter's event again, now, once (same idempotency key); marks it redriven."""
+        """Send a dead letter's event again, now, once (same idempotency key); marks it redriven.
+
+        It goes as the subscription's requests look: the event itself, or a batch of one event
+        when the subscription pushes batches (`batch_size` > 1).
+        """
         _mine(subscription_id)
         return redrive(subscription_id, dead_letter_id)
 
