@@ -3,17 +3,19 @@
 `seed(app)` makes the standard access-control world (tests/world.py: an
 operator, the admins of 751 and 101, vendor admins), seeds the national type
 lists, and builds small organisations through the Organisation API as the
-municipalities' admins, with dates relative to today so the tests hold on any
-day:
+municipalities' admins.  Every seeded date is a fixed day in the past, so the
+data is the same whenever it is seeded, also in a run that passes midnight;
+a test that needs the service's "today" takes the `today` fixture (conftest):
 
-    751  Testkommune (kommune), from 6 years ago
-         ├─ Borgerservice (center), from 6 years ago, with one employee
-         ├─ Ydelseskontor (kontor), from 6 years ago
-         ├─ Gammel afdeling (afdeling), 6 years ago until 1 year ago
-         └─ Ny afdeling (afdeling), from half a year ago
+    751  Testkommune (kommune), from FOUNDED
+         ├─ Borgerservice (center), from FOUNDED, with one employee
+         ├─ Ydelseskontor (kontor), from FOUNDED
+         ├─ Gammel afdeling (afdeling), FOUNDED until GAMMEL_AFDELING_ENDS
+         └─ Ny afdeling (afdeling), from NY_AFDELING_STARTS
     101  Anden kommune (kommune) └─ Hemmelig enhed (afdeling)
 
-`PAST` is a day on which Gammel afdeling existed and Ny afdeling did not.
+`PAST` is a day on which Gammel afdeling existed and Ny afdeling did not;
+nothing happens on `QUIET_DAY`.
 """
 
 from __future__ import annotations
@@ -21,19 +23,22 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 
 from app.bitemporal.periods import copenhagen_today
 from tests.world import PASSWORD, World, bearer, standard_world
 
-TODAY = copenhagen_today()
-SIX_YEARS_AGO = TODAY - timedelta(days=6 * 365)
-PAST = TODAY - timedelta(days=3 * 365)
+FOUNDED = date(2020, 1, 1)
+PAST = date(2023, 6, 1)
+QUIET_DAY = date(2024, 3, 1)
+GAMMEL_AFDELING_ENDS = date(2025, 7, 1)
+NY_AFDELING_STARTS = date(2026, 6, 1)
 BASE = "/api/v1/organisation"
 
 
-def next_month(day: date = TODAY) -> date:
-    """The first day of the month after `day`."""
+def next_month(day: date | None = None) -> date:
+    """The first day of the month after `day` (default: today in Copenhagen, as the service sees it)."""
+    day = day or copenhagen_today()
     return date(day.year + day.month // 12, day.month % 12 + 1, 1)
 
 
@@ -58,23 +63,23 @@ def seed(app) -> AdminWorld:
     assert result.exit_code == 0, result.output
     out = AdminWorld(world)
     client, token = app.test_client(), world.login("admin751")
-    root = _unit(client, token, "Testkommune", "KOM", "kommune", None, SIX_YEARS_AGO)
+    root = _unit(client, token, "Testkommune", "KOM", "kommune", None, FOUNDED)
     out.units["Testkommune"] = root
     for name, key, unit_type, start, end in (
-            ("Borgerservice", "BS", "center", SIX_YEARS_AGO, None),
-            ("Ydelseskontor", "YK", "kontor", SIX_YEARS_AGO, None),
-            ("Gammel afdeling", "GA", "afdeling", SIX_YEARS_AGO, TODAY - timedelta(days=365)),
-            ("Ny afdeling", "NA", "afdeling", TODAY - timedelta(days=182), None)):
+            ("Borgerservice", "BS", "center", FOUNDED, None),
+            ("Ydelseskontor", "YK", "kontor", FOUNDED, None),
+            ("Gammel afdeling", "GA", "afdeling", FOUNDED, GAMMEL_AFDELING_ENDS),
+            ("Ny afdeling", "NA", "afdeling", NY_AFDELING_STARTS, None)):
         out.units[name] = _unit(client, token, name, key, unit_type, root, start, end)
     employee = {"user_id": "anje", "person": {"name": "Anne Jensen"},
                 "positions": [{"unit_uuid": out.units["Borgerservice"], "name": "Sagsbehandler",
-                               "start": SIX_YEARS_AGO.isoformat()}],
-                "valid_from": SIX_YEARS_AGO.isoformat()}
+                               "start": FOUNDED.isoformat()}],
+                "valid_from": FOUNDED.isoformat()}
     r = client.put(f"{BASE}/sync/users/{uuid.uuid4()}", json=employee, headers=bearer(token))
     assert r.status_code == 200, r.get_json()
     other = world.login("admin101")
-    root101 = _unit(client, other, "Anden kommune", "KOM", "kommune", None, SIX_YEARS_AGO)
-    out.units["Hemmelig enhed"] = _unit(client, other, "Hemmelig enhed", "HE", "afdeling", root101, SIX_YEARS_AGO)
+    root101 = _unit(client, other, "Anden kommune", "KOM", "kommune", None, FOUNDED)
+    out.units["Hemmelig enhed"] = _unit(client, other, "Hemmelig enhed", "HE", "afdeling", root101, FOUNDED)
     return out
 
 

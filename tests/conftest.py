@@ -17,6 +17,8 @@ import itertools
 import os
 import re
 import secrets
+import time
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -25,6 +27,7 @@ from elasticsearch import Elasticsearch
 from psycopg.rows import dict_row
 
 from app import create_app
+from app.bitemporal.periods import COPENHAGEN
 from app.db import get_db
 from app.migrate import upgrade
 from app.search import get_search
@@ -179,6 +182,21 @@ def shared_client(shared_app, shared_token):
 @pytest.fixture
 def anonymous_client(shared_app):
     return shared_app.test_client()
+
+
+@pytest.fixture
+def today():
+    """The Danish calendar day the test runs on, as the service computes "today".
+
+    Taken when the test starts, never at import: a run that passes midnight in Copenhagen would
+    otherwise compare yesterday with the service's today.  A test that would start in the last
+    seconds of a day waits for the next one, so its requests all see the day it was given.
+    """
+    now = datetime.now(COPENHAGEN)
+    midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), tzinfo=COPENHAGEN)
+    if (left := (midnight - now).total_seconds()) < 5:
+        time.sleep(left + 0.1)
+    return datetime.now(COPENHAGEN).date()
 
 
 @pytest.fixture

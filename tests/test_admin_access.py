@@ -19,7 +19,7 @@ from admin.access_log import describe_person, person_urn
 from admin.usage import _cell, _nice, chart, daily
 from authz import usage
 from authz.auth_api import basic_auth_header
-from tests.admin_world import TODAY, csrf_token, seed
+from tests.admin_world import csrf_token, seed
 from tests.test_admin_security import logged_in, page
 from tests.world import CVR, bearer
 
@@ -253,7 +253,7 @@ def test_a_municipality_rejects_a_request_with_a_note(app, site):
 
 # -- roles and assignments -------------------------------------------------------------------------------------
 
-def test_roles_from_the_vendor_to_a_users_privileges(app, site):
+def test_roles_from_the_vendor_to_a_users_privileges(app, site, today):
     w = site.world
     vendor = logged_in(app, "vendora")
     system_url = f"/admin/leverandoer/{w.ids['Vendor A']}/systemer/{w.ids['a1']}"
@@ -283,7 +283,7 @@ def test_roles_from_the_vendor_to_a_users_privileges(app, site):
     assert r.status_code == 422 and "Skriv brugerens UUID" in r.get_data(as_text=True)
     r = post(admin, f"{role_url}/tildelinger", {"user": str(uuid.uuid4())}, role_url)
     assert r.status_code == 422 and "ingen bruger med dette UUID" in r.get_data(as_text=True)
-    start = TODAY - timedelta(days=1)
+    start = today - timedelta(days=1)
     r = post(admin, f"{role_url}/tildelinger", {"user": anje, "valid_from": start.isoformat()}, role_url)
     assert r.status_code == 302
     text = page(admin, role_url)
@@ -314,7 +314,7 @@ def test_a_role_is_assigned_by_user_key(app, site, deliver):
 
 # -- the access log --------------------------------------------------------------------------------------------
 
-def test_the_access_log_filters_by_person_system_and_period_and_pages(app, site):
+def test_the_access_log_filters_by_person_system_and_period_and_pages(app, site, today):
     w = site.world
     w.agreement("a1", "adgangsstyring", 751)
     system_token = w.token("a1", "adgangsstyring", 751)
@@ -336,9 +336,9 @@ def test_the_access_log_filters_by_person_system_and_period_and_pages(app, site)
     assert f"urn:uuid:{other}" not in by_system and f"urn:uuid:{person}" in by_system
     assert f"urn:uuid:{other}" in page(client, f"/admin/adgang/adgangslog?person={other}")
     # By period (both days inclusive, Danish time).
-    tomorrow = (TODAY + timedelta(days=1)).isoformat()
+    tomorrow = (today + timedelta(days=1)).isoformat()
     assert 'id="resultat">0 opslag' in page(client, f"/admin/adgang/adgangslog?person={person}&from={tomorrow}")
-    today = page(client, f"/admin/adgang/adgangslog?person={person}&from={TODAY}&to={TODAY}")
+    today = page(client, f"/admin/adgang/adgangslog?person={person}&from={today}&to={today}")
     assert re.search(r"\b3\d opslag", today)  # the 30 reads, and this page's own earlier reads of the log
     bad = client.get("/admin/adgang/adgangslog?from=i%20går&to=2020-01-01&person=x")
     assert bad.status_code == 422 and 'id="from-error"' in bad.get_data(as_text=True)
@@ -355,7 +355,7 @@ def test_person_urns_and_their_display():
 
 # -- usage -----------------------------------------------------------------------------------------------------
 
-def test_usage_page_and_csv(app, site):
+def test_usage_page_and_csv(app, site, today):
     w = site.world
     api = app.test_client()
     token751, token101 = w.token("a1", "registry", 751), w.token("b1", "registry", 101)
@@ -368,15 +368,15 @@ def test_usage_page_and_csv(app, site):
     text = page(client, "/admin/forbrug")
     assert "I alt 4 kald i perioden" in text and "Kommuneregister" in text and "<svg" in text
     assert text.count("<rect ") >= 1 and "4 kald</title>" in text
-    r = client.get(f"/admin/forbrug.csv?from={TODAY.replace(day=1)}&to={TODAY}")
+    r = client.get(f"/admin/forbrug.csv?from={today.replace(day=1)}&to={today}")
     assert r.status_code == 200 and r.headers["Content-Type"] == "text/csv; charset=utf-8"
     assert r.headers["Content-Disposition"].startswith('attachment; filename="forbrug-751-')
     rows = list(csv.reader(io.StringIO(r.data.decode("utf-8-sig")), delimiter=";"))
     assert rows[0] == ["Dato", "Kommunekode", "System", "System-id", "Tjeneste", "Operation", "Kald"]
     assert sorted(rows[1:]) == [
-        [TODAY.isoformat(), "751", "a1", w.ids["a1"], "registry", "GET /api/v1/me", "1"],
-        [TODAY.isoformat(), "751", "a1", w.ids["a1"], "registry", "GET /api/v1/municipalities/<int:code>", "3"]]
-    empty = client.get(f"/admin/forbrug.csv?from={TODAY + timedelta(days=1)}&to={TODAY + timedelta(days=2)}")
+        [today.isoformat(), "751", "a1", w.ids["a1"], "registry", "GET /api/v1/me", "1"],
+        [today.isoformat(), "751", "a1", w.ids["a1"], "registry", "GET /api/v1/municipalities/<int:code>", "3"]]
+    empty = client.get(f"/admin/forbrug.csv?from={today + timedelta(days=1)}&to={today + timedelta(days=2)}")
     assert list(csv.reader(io.StringIO(empty.data.decode("utf-8-sig")), delimiter=";"))[1:] == []
     bad = client.get("/admin/forbrug?from=2026-02-10&to=2026-02-01")
     assert bad.status_code == 422 and 'id="to-error"' in bad.get_data(as_text=True)

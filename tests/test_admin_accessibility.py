@@ -12,7 +12,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from tests import test_admin_browser as base
-from tests.admin_world import TODAY
+from tests.admin_world import FOUNDED
 from tests.test_admin_browser import Watched, log_in
 from tests.world import PASSWORD
 
@@ -22,7 +22,7 @@ browser, site, page = base.browser, base.site, base.page
 WCAG = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
 AXE = Axe()
 
-MUNICIPALITY_PAGES = ("/admin/", "/admin/organisation", f"/admin/organisation/changes?date={TODAY.isoformat()}",
+MUNICIPALITY_PAGES = ("/admin/", "/admin/organisation", f"/admin/organisation/changes?date={FOUNDED.isoformat()}",
                       "/admin/klassifikation", "/admin/adgang",
                       "/admin/adgang/roller", "/admin/adgang/adgangslog", "/admin/distribution", "/admin/forbrug")
 VENDOR_PAGES = ("/admin/", "/admin/leverandoer")

@@ -20,7 +20,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from werkzeug.serving import make_server
 
-from tests.admin_world import PAST, TODAY, AdminWorld, next_month, seed
+from tests.admin_world import PAST, AdminWorld, next_month, seed
 from tests.browser_session import shared_browser
 from tests.conftest import AppFactory
 from tests.world import PASSWORD
@@ -161,7 +161,7 @@ def test_a_change_effective_next_month_shows_in_the_timeline_and_on_its_date(pag
     expect(moved).to_be_visible()
 
 
-def test_an_xss_probe_in_a_unit_name_renders_as_text(page: Watched):
+def test_an_xss_probe_in_a_unit_name_renders_as_text(page: Watched, today):
     p = page.page
     log_in(p, "admin751")
     for n, probe in enumerate(XSS):
@@ -173,7 +173,7 @@ def test_an_xss_probe_in_a_unit_name_renders_as_text(page: Watched):
         expect(p.get_by_role("heading", level=1)).to_have_text(probe)
         p.goto("/admin/organisation")
         expect(p.locator(".tree").get_by_role("link", name=probe)).to_be_visible()
-        p.goto(f"/admin/organisation/changes?date={TODAY.isoformat()}")
+        p.goto(f"/admin/organisation/changes?date={today.isoformat()}")
         expect(p.get_by_role("region", name="Enheder")).to_contain_text(probe)
     assert p.locator("img[src=x]").count() == 0  # no dialog either: the fixture checks
 

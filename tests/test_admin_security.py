@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from markupsafe import escape
 
-from tests.admin_world import TODAY, csrf_token, login, next_month, seed
+from tests.admin_world import csrf_token, login, next_month, seed
 from tests.world import bearer
 
 XSS = ("<script>alert(1)</script>", '"><img src=x onerror=alert(1)>')
@@ -68,10 +68,10 @@ def test_wrong_password_and_the_page_asked_for_before_login(app, site):
     assert r.headers["Location"] == "/admin/"
 
 
-def test_a_form_without_its_csrf_token_is_refused(app, site):
+def test_a_form_without_its_csrf_token_is_refused(app, site, today):
     client = logged_in(app, "admin751")
     body = {"name": "Uden token", "user_key": "UT", "unit_type": "afdeling",
-            "parent": site.units["Testkommune"], "valid_from": TODAY.isoformat()}
+            "parent": site.units["Testkommune"], "valid_from": today.isoformat()}
     r = client.post("/admin/organisation/units/new", data=body)
     assert r.status_code == 400
     assert "sikkerhedstegn (CSRF)" in r.get_data(as_text=True)
@@ -115,17 +115,17 @@ def test_one_municipality_admin_cannot_see_another_municipality_unit(app, site):
     assert "Hemmelig enhed" in page(other, f"/admin/organisation/units/{secret}")
 
 
-def test_user_input_is_escaped_everywhere(app, site):
+def test_user_input_is_escaped_everywhere(app, site, today):
     client = logged_in(app, "admin751")
     for n, probe in enumerate(XSS):
         form = page(client, "/admin/organisation/units/new")
         r = client.post("/admin/organisation/units/new", data={
             "name": probe, "user_key": f"X{n}", "unit_type": "afdeling", "parent": site.units["Testkommune"],
-            "valid_from": TODAY.isoformat(), "csrf_token": csrf_token(form)})
+            "valid_from": today.isoformat(), "csrf_token": csrf_token(form)})
         assert r.status_code == 302, r.get_data(as_text=True)
         unit_page = page(client, r.headers["Location"])
         pages = [unit_page, page(client, "/admin/organisation"),
-                 page(client, f"/admin/organisation/changes?date={TODAY.isoformat()}")]
+                 page(client, f"/admin/organisation/changes?date={today.isoformat()}")]
         for text in pages:
             assert probe not in text
             assert str(escape(probe)) in text
@@ -197,7 +197,7 @@ def test_an_operator_chooses_the_municipality_first(app, site):
     assert "Borgerservice" in tree and "Hemmelig enhed" not in tree
 
 
-def test_api_refusals_are_shown_next_to_their_fields(app, site):
+def test_api_refusals_are_shown_next_to_their_fields(app, site, today):
     client = logged_in(app, "admin751")
     form = page(client, "/admin/organisation/units/new")
     r = client.post("/admin/organisation/units/new", data={
@@ -209,7 +209,7 @@ def test_api_refusals_are_shown_next_to_their_fields(app, site):
     # A second root: the API's hierarchy rule, in Danish, on the parent field.
     r = client.post("/admin/organisation/units/new", data={
         "name": "Rod nr. 2", "user_key": "R2", "unit_type": "kommune", "parent": "",
-        "valid_from": TODAY.isoformat(), "csrf_token": csrf_token(form)})
+        "valid_from": today.isoformat(), "csrf_token": csrf_token(form)})
     assert r.status_code == 422 and "ekstra rodenhed" in r.get_data(as_text=True)
     assert 'id="parent-error"' in r.get_data(as_text=True)
 
@@ -234,18 +234,18 @@ def test_a_stale_edit_form_is_refused_instead_of_overwriting(app, site):
     assert "ændret af en anden" in stale.get_data(as_text=True)
 
 
-def test_adding_an_employee_and_a_manager_to_a_unit(app, site):
+def test_adding_an_employee_and_a_manager_to_a_unit(app, site, today):
     client = logged_in(app, "admin751")
     unit = site.units["Ydelseskontor"]
     form = page(client, f"/admin/organisation/units/{unit}/users/new")
     refused = client.post(f"/admin/organisation/units/{unit}/users/new", data={
-        "person_name": "", "user_key": "", "job_title": "Konsulent", "start": TODAY.isoformat(),
+        "person_name": "", "user_key": "", "job_title": "Konsulent", "start": today.isoformat(),
         "csrf_token": csrf_token(form)})
     assert refused.status_code == 422
     assert 'id="person_name-error"' in refused.get_data(as_text=True)
     assert 'id="user_key-error"' in refused.get_data(as_text=True)
     r = client.post(f"/admin/organisation/units/{unit}/users/new", data={
-        "person_name": "Bo Hansen", "user_key": "boha", "job_title": "Konsulent", "start": TODAY.isoformat(),
+        "person_name": "Bo Hansen", "user_key": "boha", "job_title": "Konsulent", "start": today.isoformat(),
         "csrf_token": csrf_token(form)})
     assert r.status_code == 302, r.get_data(as_text=True)
     text = page(client, r.headers["Location"])
@@ -262,13 +262,13 @@ def test_adding_an_employee_and_a_manager_to_a_unit(app, site):
     assert "Kontorchef" not in page(client, f"/admin/organisation/units/{unit}")  # planned, not yet
 
 
-def test_pages_give_back_every_database_connection(app, site):
+def test_pages_give_back_every_database_connection(app, site, today):
     """A page's own connection is released after authentication; each API sub-request borrows and returns
     its own (committed or rolled back at its edge): nothing stays checked out."""
     client = logged_in(app, "admin751")
     unit = site.units["Borgerservice"]
     for url in ("/admin/", "/admin/organisation", f"/admin/organisation/units/{unit}",
-                f"/admin/organisation/changes?date={TODAY.isoformat()}", f"/admin/organisation/units/{unit}/edit"):
+                f"/admin/organisation/changes?date={today.isoformat()}", f"/admin/organisation/units/{unit}/edit"):
         page(client, url)
     form = page(client, "/admin/organisation/units/new")
     client.post("/admin/organisation/units/new", data={"name": "Rod nr. 2", "user_key": "R2", "unit_type": "kommune",

@@ -4,10 +4,11 @@ slices), its rules through the API (cycle, second root), a unit's functions, uni
 by KLE number, engagements and managers, validation errors and tenancy."""
 
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
+from app.bitemporal.periods import copenhagen_today
 from classification.model import KLE_EMNEPLAN
 from tests.world import bearer
 
@@ -123,7 +124,7 @@ def test_hierarchy_reads_at_past_dates_and_a_future_move(admin):
     a = unit(admin, "A", root)
     b = unit(admin, "B", root)
     c = unit(admin, "C", a, valid_from="2025-01-01")
-    move = date.today() + timedelta(days=30)
+    move = copenhagen_today() + timedelta(days=30)
     ok(admin.patch(f"{BASE}/units/{c}", json={"parent": b, "valid_from": move.isoformat()}))
     later = (move + timedelta(days=1)).isoformat()
     assert keys(ok(admin.get(f"{BASE}/units/{a}/children"))) == ["C"]

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.admin_world import SIX_YEARS_AGO, TODAY, next_month, seed
+from tests.admin_world import FOUNDED, GAMMEL_AFDELING_ENDS, QUIET_DAY, next_month, seed
 
 BASE = "/api/v1/organisation"
 
@@ -51,7 +51,7 @@ def test_a_planned_rename_and_move_show_on_their_day_only(admin, site):
 
 
 def test_units_created_and_ended_and_employments_starting(admin, site):
-    created = by_uuid(changes(admin, SIX_YEARS_AGO))
+    created = by_uuid(changes(admin, FOUNDED))
     assert created[site.units["Borgerservice"]]["change"] == "created"
     [employment] = [i for i in created.values() if i["kind"] == "function"]
     assert employment["change"] == "created" and employment["summary"]["function_type"] == "arbejder_i"
@@ -59,14 +59,14 @@ def test_units_created_and_ended_and_employments_starting(admin, site):
     assert [(u["user_key"], u["name"]) for u in employment["users"]] == [("anje", "Anne Jensen")]
     [user] = [i for i in created.values() if i["kind"] == "user"]
     assert user["summary"]["name"] == "Anne Jensen" and user["change"] == "created"
-    ended = by_uuid(changes(admin, TODAY - timedelta(days=365)))
+    ended = by_uuid(changes(admin, GAMMEL_AFDELING_ENDS))
     assert ended[site.units["Gammel afdeling"]]["change"] == "ended"
     assert ended[site.units["Gammel afdeling"]]["fields"]["name"] == {"ended": ["Gammel afdeling"], "started": []}
 
 
-def test_a_back_dated_correction_shows_on_its_past_day(admin, site):
+def test_a_back_dated_correction_shows_on_its_past_day(admin, site, today):
     """A fact registered after its day (a correction) is found too: not only planned changes."""
-    day = TODAY - timedelta(days=30)
+    day = today - timedelta(days=30)
     unit = site.units["Borgerservice"]
     r = admin.patch(f"{BASE}/units/{unit}", json={"name": "Borgerservice Aarhus", "valid_from": day.isoformat()})
     assert r.status_code == 200, r.get_json()
@@ -79,7 +79,7 @@ def test_only_the_callers_municipality_and_names_follow_the_personal_data_rule(a
     world.agreement("a1", "organisation", 751, roles=("read",))
     system = app.test_client()
     system.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {world.token('a1', 'organisation', 751)}"
-    answer = changes(system, SIX_YEARS_AGO)
+    answer = changes(system, FOUNDED)
     kinds = {i["kind"] for i in answer["items"]}
     assert kinds == {"unit", "user", "function"}
     assert site.units["Hemmelig enhed"] not in by_uuid(answer)  # 101's unit, created the same day
@@ -91,18 +91,18 @@ def test_only_the_callers_municipality_and_names_follow_the_personal_data_rule(a
     # The admin of 101 sees 101's unit, not 751's.
     other = app.test_client()
     other.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {world.login('admin101')}"
-    found = by_uuid(changes(other, SIX_YEARS_AGO))
+    found = by_uuid(changes(other, FOUNDED))
     assert site.units["Hemmelig enhed"] in found and site.units["Borgerservice"] not in found
     # An operator names the municipality; a municipality admin may not name another one.
     operator = app.test_client()
     operator.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {world.login('operator')}"
-    assert site.units["Borgerservice"] in by_uuid(changes(operator, SIX_YEARS_AGO, municipality=751))
-    r = other.get(f"{BASE}/changes", query_string={"date": SIX_YEARS_AGO.isoformat(), "municipality": 751})
+    assert site.units["Borgerservice"] in by_uuid(changes(operator, FOUNDED, municipality=751))
+    r = other.get(f"{BASE}/changes", query_string={"date": FOUNDED.isoformat(), "municipality": 751})
     assert r.status_code == 403
 
 
 def test_names_shown_to_an_admin_are_access_logged(app, admin, site):
-    changes(admin, SIX_YEARS_AGO)
+    changes(admin, FOUNDED)
     r = admin.get("/api/v1/access-log", query_string={"limit": 500})
     assert r.status_code == 200, r.get_json()
     [entry] = [e for e in r.get_json()["items"] if e["operation"] == "organisation.changes"]
@@ -110,11 +110,11 @@ def test_names_shown_to_an_admin_are_access_logged(app, admin, site):
 
 
 def test_limit_and_truncated_and_a_bad_date(admin, site):
-    answer = changes(admin, SIX_YEARS_AGO, limit=2)
+    answer = changes(admin, FOUNDED, limit=2)
     assert len(answer["items"]) == 2 and answer["truncated"] is True
-    assert changes(admin, SIX_YEARS_AGO)["truncated"] is False
+    assert changes(admin, FOUNDED)["truncated"] is False
     r = admin.get(f"{BASE}/changes", query_string={"date": "i morgen"})
     assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "date"
     assert admin.get(f"{BASE}/changes").status_code == 422
     # Nothing on a quiet day.
-    assert changes(admin, TODAY - timedelta(days=1000))["items"] == []
+    assert changes(admin, QUIET_DAY)["items"] == []

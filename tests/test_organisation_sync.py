@@ -9,7 +9,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from app.bitemporal.periods import copenhagen_today, local_midnight
+from app.bitemporal.periods import local_midnight
 from app.db import get_db
 from organisation import sync
 from organisation.model import enheder, funktioner
@@ -18,7 +18,6 @@ from tests.world import bearer
 SYNC = "/api/v1/organisation/sync"
 ROOT, CENTER, TEAM_A, TEAM_B = (str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, f"unit-{n}")) for n in range(4))
 ANNE, BO = (str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, f"user-{n}")) for n in range(2))
-TODAY = copenhagen_today()
 
 
 def unit(short_key, name, parent=None, type_="afdeling", **extra):
@@ -77,9 +76,9 @@ def employees(app, unit_uuid, day):
     return sorted(u for f in found if f["function_type"] == "arbejder_i" for u in f["users"])
 
 
-def test_upsert_unit_and_user_and_the_same_records_again_change_nothing(app, world, feed):
+def test_upsert_unit_and_user_and_the_same_records_again_change_nothing(app, world, feed, today):
     tree(feed)
-    anne = user("anne1", "Anne Jensen", [position(TEAM_A, TODAY - timedelta(days=400))], email="aj@aarhus.dk")
+    anne = user("anne1", "Anne Jensen", [position(TEAM_A, today - timedelta(days=400))], email="aj@aarhus.dk")
     answer = put(feed, "users", ANNE, anne)
     assert answer["changed"] is True
     assert {o["kind"] for o in answer["objects"]} == {"user", "person", "function"}
@@ -92,7 +91,7 @@ def test_upsert_unit_and_user_and_the_same_records_again_change_nothing(app, wor
     center = read_unit(app, CENTER)
     assert (center["user_key"], center["parent"], center["unit_type"]) == ("JC", ROOT, "center")
     assert center["addresses"] == [{"type": "email", "value": "jc@aarhus.dk"}]
-    assert employees(app, TEAM_A, TODAY) == [ANNE]
+    assert employees(app, TEAM_A, today) == [ANNE]
 
     before = registrations(world)
     for kind, uuid, body in (("units", ROOT, unit("K751", "Aarhus Kommune", type_="kommune")),
@@ -109,35 +108,35 @@ def test_upsert_unit_and_user_and_the_same_records_again_change_nothing(app, wor
     assert (center["name"], center["addresses"]) == ("Jobcenter Aarhus", [])
 
 
-def test_a_future_valid_from_leaves_today_untouched(app, feed):
+def test_a_future_valid_from_leaves_today_untouched(app, feed, today):
     tree(feed)
-    later = TODAY + timedelta(days=30)
+    later = today + timedelta(days=30)
     put(feed, "units", TEAM_A, unit("JC-A", "Team Alfa", CENTER, "team", phone="12345678",
                                     valid_from=later.isoformat()))
-    today, then = read_unit(app, TEAM_A), read_unit(app, TEAM_A, later)
-    assert (today["name"], today["addresses"]) == ("Team A", [])
+    now, then = read_unit(app, TEAM_A), read_unit(app, TEAM_A, later)
+    assert (now["name"], now["addresses"]) == ("Team A", [])
     assert (then["name"], then["addresses"]) == ("Team Alfa", [{"type": "telefon", "value": "12345678"}])
 
 
-def test_a_position_ends_at_its_stop_date_and_a_left_out_position_ends_at_valid_from(app, feed):
+def test_a_position_ends_at_its_stop_date_and_a_left_out_position_ends_at_valid_from(app, feed, today):
     tree(feed)
-    stop = TODAY + timedelta(days=10)
-    put(feed, "users", ANNE, user("anne1", "Anne Jensen", [position(TEAM_A, TODAY - timedelta(days=30), stop),
-                                                           position(TEAM_B, TODAY - timedelta(days=30))]))
+    stop = today + timedelta(days=10)
+    put(feed, "users", ANNE, user("anne1", "Anne Jensen", [position(TEAM_A, today - timedelta(days=30), stop),
+                                                           position(TEAM_B, today - timedelta(days=30))]))
     assert employees(app, TEAM_A, stop - timedelta(days=1)) == [ANNE]
     assert employees(app, TEAM_A, stop) == []
-    assert employees(app, TEAM_A, TODAY - timedelta(days=31)) == []
+    assert employees(app, TEAM_A, today - timedelta(days=31)) == []
 
     # Team B's position is left out from next week on: it ends there; its past stays.
-    next_week = TODAY + timedelta(days=7)
+    next_week = today + timedelta(days=7)
     answer = put(feed, "users", ANNE, user("anne1", "Anne Jensen", [
-        position(TEAM_A, TODAY - timedelta(days=30), stop)], valid_from=next_week.isoformat()))
+        position(TEAM_A, today - timedelta(days=30), stop)], valid_from=next_week.isoformat()))
     assert answer["changed"] is True
     assert employees(app, TEAM_B, next_week - timedelta(days=1)) == [ANNE]
     assert employees(app, TEAM_B, next_week) == []
 
 
-def test_problems_name_the_record_field(feed):
+def test_problems_name_the_record_field(feed, today):
     tree(feed)
     cases = [
         (unit("X", "X", CENTER, "galaxy"), "type"),
@@ -152,15 +151,15 @@ def test_problems_name_the_record_field(feed):
         assert r.status_code == 422, (field, r.get_json())
         assert r.mimetype == "application/problem+json"
         assert field in [e["field"] for e in r.get_json()["errors"]], (field, r.get_json())
-    r = feed.put(f"{SYNC}/users/{BO}", json=user("bo", "Bo", [position(str(uuidlib.uuid4()), TODAY)]))
+    r = feed.put(f"{SYNC}/users/{BO}", json=user("bo", "Bo", [position(str(uuidlib.uuid4()), today)]))
     assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "positions.0.unit_uuid"
-    r = feed.put(f"{SYNC}/users/{BO}", json=user("bo", "Bo", [position(TEAM_A, TODAY, TODAY)]))
+    r = feed.put(f"{SYNC}/users/{BO}", json=user("bo", "Bo", [position(TEAM_A, today, today)]))
     assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "positions.0.stop"
 
 
-def test_reconcile_dry_run_reports_exactly_what_the_real_run_passivates(app, world, feed):
+def test_reconcile_dry_run_reports_exactly_what_the_real_run_passivates(app, world, feed, today):
     tree(feed)
-    put(feed, "users", ANNE, user("anne1", "Anne", [position(TEAM_A, TODAY - timedelta(days=5))]))
+    put(feed, "users", ANNE, user("anne1", "Anne", [position(TEAM_A, today - timedelta(days=5))]))
     put(feed, "users", BO, user("bo1", "Bo"))
     body = {"kind": "unit", "uuids": [ROOT], "dry_run": True}
     before = registrations(world)
@@ -190,15 +189,15 @@ def test_reconcile_refuses_a_listed_unit_whose_parent_is_not_listed(world, feed)
     assert registrations(world) == before
 
 
-def test_passivate_and_delete(app, world, feed):
+def test_passivate_and_delete(app, world, feed, today):
     tree(feed)
-    put(feed, "users", ANNE, user("anne1", "Anne", [position(TEAM_A, TODAY - timedelta(days=5))]))
+    put(feed, "users", ANNE, user("anne1", "Anne", [position(TEAM_A, today - timedelta(days=5))]))
     r = feed.post(f"{SYNC}/units/{CENTER}/passivate")
     assert r.status_code == 409 and r.get_json()["code"] == "unit_has_children"
     r = feed.post(f"{SYNC}/users/{ANNE}/passivate")
     assert r.status_code == 200 and [o["kind"] for o in r.get_json()["objects"]] == ["user", "function"]
-    assert employees(app, TEAM_A, TODAY - timedelta(days=1)) == [ANNE]
-    assert employees(app, TEAM_A, TODAY) == []
+    assert employees(app, TEAM_A, today - timedelta(days=1)) == [ANNE]
+    assert employees(app, TEAM_A, today) == []
     assert feed.post(f"{SYNC}/users/{ANNE}/passivate").get_json()["changed"] is False
     assert feed.delete(f"{SYNC}/units/{TEAM_B}").status_code == 200
     assert feed.delete(f"{SYNC}/units/{TEAM_B}").get_json()["changed"] is False
@@ -228,16 +227,16 @@ def jsonl(*records) -> str:
     return "\n".join(r if isinstance(r, str) else json.dumps(r) for r in records) + "\n"
 
 
-def test_bulk_answers_per_record_and_keeps_the_good_ones(app, world, feed):
+def test_bulk_answers_per_record_and_keeps_the_good_ones(app, world, feed, today):
     body = jsonl(
-        {"kind": "user", "uuid": ANNE, **user("anne1", "Anne", [position(TEAM_A, TODAY - timedelta(days=3))])},
+        {"kind": "user", "uuid": ANNE, **user("anne1", "Anne", [position(TEAM_A, today - timedelta(days=3))])},
         {"kind": "unit", "uuid": TEAM_A, **unit("JC-A", "Team A", CENTER, "team", manager_uuid=ANNE)},
         {"kind": "unit", "uuid": CENTER, **unit("JC", "Jobcenter", ROOT, "center")},
         {"kind": "unit", "uuid": TEAM_B, **unit("JC-B", "Team B", CENTER, "no-such-type")},
         "{not json",
         "",
         {"kind": "unit", "uuid": ROOT, **unit("K751", "Aarhus Kommune", type_="kommune")},
-        {"kind": "user", "uuid": BO, **user("bo1", "Bo", [position(TEAM_B, TODAY)])},
+        {"kind": "user", "uuid": BO, **user("bo1", "Bo", [position(TEAM_B, today)])},
     )
     r = feed.post(f"{SYNC}/bulk", data=body, content_type="application/x-ndjson")
     assert r.status_code == 200, r.get_json()
@@ -249,7 +248,7 @@ def test_bulk_answers_per_record_and_keeps_the_good_ones(app, world, feed):
                           "errors": [{"field": "type", "detail": by_line[4]["errors"][0]["detail"]}]}
     assert by_line[5]["errors"][0]["field"] == "(line)"
     assert by_line[8]["errors"][0]["field"] == "positions.0.unit_uuid"
-    assert employees(app, TEAM_A, TODAY) == [ANNE]
+    assert employees(app, TEAM_A, today) == [ANNE]
     assert read_unit(app, TEAM_A)["parent"] == CENTER
     with app.app_context(), get_db().transaction() as conn:
         manager = funktioner.read(conn, sync.manager_function_uuid(TEAM_A))
@@ -262,14 +261,14 @@ def test_bulk_answers_per_record_and_keeps_the_good_ones(app, world, feed):
     assert feed.post(f"{SYNC}/bulk", data=body, content_type="application/json").status_code == 415
 
 
-def test_bulk_applies_several_records_of_one_object_in_order(app, feed):
+def test_bulk_applies_several_records_of_one_object_in_order(app, feed, today):
     tree(feed)
-    month = TODAY + timedelta(days=30)
+    month = today + timedelta(days=30)
     body = jsonl(
-        {"kind": "user", "uuid": ANNE, **user("anne1", "Anne", [position(TEAM_A, TODAY - timedelta(days=9)),
-                                                               position(TEAM_B, TODAY - timedelta(days=9))])},
+        {"kind": "user", "uuid": ANNE, **user("anne1", "Anne", [position(TEAM_A, today - timedelta(days=9)),
+                                                               position(TEAM_B, today - timedelta(days=9))])},
         {"kind": "unit", "uuid": TEAM_B, **unit("JC-B", "Team Beta", CENTER, "team", valid_from=month.isoformat())},
-        {"kind": "user", "uuid": ANNE, **user("anne1", "Anne", [position(TEAM_A, TODAY - timedelta(days=9))],
+        {"kind": "user", "uuid": ANNE, **user("anne1", "Anne", [position(TEAM_A, today - timedelta(days=9))],
                                               valid_from=month.isoformat())},
         {"kind": "unit", "uuid": TEAM_B, **unit("JC-B", "Team B2", CENTER, "team")},
     )
@@ -280,10 +279,10 @@ def test_bulk_applies_several_records_of_one_object_in_order(app, feed):
     assert employees(app, TEAM_B, month) == []
 
 
-def test_bulk_writes_a_units_history_once_and_the_same_history_again_changes_nothing(app, world, feed):
+def test_bulk_writes_a_units_history_once_and_the_same_history_again_changes_nothing(app, world, feed, today):
     tree(feed)
     put(feed, "units", TEAM_A, unit("JC-A", "Team A", CENTER, "team", email="a@aarhus.dk"))
-    d1, d2, d3 = (TODAY + timedelta(days=n) for n in (10, 20, 30))
+    d1, d2, d3 = (today + timedelta(days=n) for n in (10, 20, 30))
     history = [unit("JC-A", "One", CENTER, "team", email="one@aarhus.dk", valid_from=d1.isoformat()),
                unit("JC-A", "Two", CENTER, "team", valid_from=d2.isoformat()),
                unit("JC-A", "Three", ROOT, "team", email="three@aarhus.dk", valid_from=d3.isoformat())]
@@ -294,7 +293,7 @@ def test_bulk_writes_a_units_history_once_and_the_same_history_again_changes_not
     after = world.sql("SELECT count(*) AS n FROM enhed_registration WHERE uuid = %(u)s", {"u": TEAM_A})[0]["n"]
     assert after == before + 1  # one registration for the whole history
     seen = [(u["name"], u["parent"], [a["value"] for a in u["addresses"]])
-            for u in (read_unit(app, TEAM_A, day) for day in (TODAY, d1, d2, d3))]
+            for u in (read_unit(app, TEAM_A, day) for day in (today, d1, d2, d3))]
     assert seen == [("Team A", CENTER, ["a@aarhus.dk"]), ("One", CENTER, ["one@aarhus.dk"]),
                     ("Two", CENTER, []), ("Three", ROOT, ["three@aarhus.dk"])]
     total = registrations(world)
