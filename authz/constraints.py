@@ -362,11 +362,24 @@ def _should(clauses: list[dict[str, Any]]) -> dict[str, Any]:
     return clauses[0] if len(clauses) == 1 else {"bool": {"should": clauses, "minimum_should_match": 1}}
 
 
+def kle_ancestors(code: str | None) -> list[str]:
+    """A KLE code and every code above it, main group first: 27.35.04 -> [27, 27.35, 27.35.04].
+
+    Indexed next to the code (`kle_path`), it turns the pattern "P.*" into one term lookup
+    (P in the path) instead of a prefix query that visits every code under P."""
+    if not code:
+        return []
+    parts = code.split(".")
+    return [".".join(parts[:n]) for n in range(1, len(parts) + 1)]
+
+
 def es_filter(privileges: Sequence[Mapping[str, Any]], *, kle: str, unit: str, unit_path: str,
-              sensitivity: str, it_system: str | None = None) -> dict[str, Any]:
+              sensitivity: str, it_system: str | None = None, kle_path: str | None = None) -> dict[str, Any]:
     """An Elasticsearch query (for a filter context) matching exactly what `privileges` allow.
 
-    The keyword arguments name keyword fields, as in `sql_condition`.
+    The keyword arguments name keyword fields, as in `sql_condition`.  With `kle_path` (a field
+    holding `kle_ancestors` of the code), "P.*" patterns are term lookups on it; without, prefix
+    queries on `kle`.
 
         search.search("sdi_case", query={"bool": {"must": [...],
                                                   "filter": [es_filter(prv, kle="kle", ...)]}})
@@ -384,7 +397,10 @@ def es_filter(privileges: Sequence[Mapping[str, Any]], *, kle: str, unit: str, u
                 parts: list[dict[str, Any]] = []
                 if rule.kle.exact:
                     parts.append({"terms": {kle: list(rule.kle.exact)}})
-                parts.extend({"prefix": {kle: p}} for p in rule.kle.prefixes)
+                if kle_path and rule.kle.prefixes:
+                    parts.append({"terms": {kle_path: [p.removesuffix(".") for p in rule.kle.prefixes]}})
+                else:
+                    parts.extend({"prefix": {kle: p}} for p in rule.kle.prefixes)
                 clauses.append(_should(parts))
         if rule.units is not None:
             parts = []

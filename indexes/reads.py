@@ -22,7 +22,7 @@ from authz.constraints import es_filter, sql_condition
 from indexes.search import AMOUNTS
 from organisation.personal import Visibility
 
-FIELDS = {"kle": "kle", "unit": "unit", "unit_path": "unit_path", "sensitivity": "sensitivity",
+FIELDS = {"kle": "kle", "kle_path": "kle_path", "unit": "unit", "unit_path": "unit_path", "sensitivity": "sensitivity",
           "it_system": "master_system"}
 CPR_PREFIX = "urn:oio:cpr-nr:"
 COMPANY_PREFIXES = ("urn:oio:cvr-nr:", "urn:oio:p-nr:")
@@ -36,13 +36,16 @@ FACETS = {"kle_main": {"terms": {"field": "kle_main", "size": 100}},
 SORT = [{"sort_date": {"order": "desc", "missing": "_last"}}, {"uuid": "asc"}]
 
 
-def access_filters(privilege_lists: list[list[dict]]) -> list[dict]:
-    return [es_filter(p, **FIELDS) for p in privilege_lists]
+def access_filters(privilege_lists: list[list[dict]], *, kle_path: bool = True) -> list[dict]:
+    """The access filters; `kle_path=False` for an index built before it had `kle_path` (prefix
+    queries on `kle` instead: the same records, more slowly)."""
+    fields = FIELDS if kle_path else {k: v for k, v in FIELDS.items() if k != "kle_path"}
+    return [es_filter(p, **fields) for p in privilege_lists]
 
 
 def _base(municipality_code: int, kinds: list[str], privilege_lists: list[list[dict]], args: dict) -> list[dict]:
     out: list[dict] = [{"term": {"municipality_code": municipality_code}}, {"terms": {"kind": kinds}},
-                       *access_filters(privilege_lists)]
+                       *access_filters(privilege_lists, kle_path=args.get("kle_path", True))]
     window = {k: v.isoformat() for k, v in (("gte", args.get("from")), ("lt", args.get("to"))) if v}
     if window:
         out.append({"range": {"sort_date": window}})

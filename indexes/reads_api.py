@@ -29,7 +29,7 @@ from indexes import reads, records
 from indexes.api import SERVICES, Service, filters, municipality
 from indexes.identifiers import normalise_urn, urn_problem
 from indexes.references import References
-from indexes.search import AMOUNTS
+from indexes.search import AMOUNTS, KIND, KLE_PATH_SINCE
 from organisation.personal import visibility
 
 
@@ -105,6 +105,11 @@ def _page(result: dict, limit: int, parties: reads.Parties) -> dict[str, Any]:
             "next_cursor": encode_cursor(hits[limit - 1]["sort"]) if more else None}
 
 
+def _kle_path() -> bool:
+    """Whether the live index has `kle_path` in every document (not before its rebuild after an upgrade)."""
+    return (get_search().live_version(KIND) or 0) >= KLE_PATH_SINCE
+
+
 def _amounts(bucket: dict) -> dict[str, Any]:
     return {name: f"{Decimal(int(bucket[name]['value'])) / 100:.2f}" for name in AMOUNTS}
 
@@ -126,7 +131,8 @@ def _register(svc: Service) -> None:
             is sent in the body, never in the URL, so CPR numbers stay out of logs of proxies.
             """
             kinds = _kinds(svc, body.get("kinds"))
-            args = {**body, "from": body.get("from_"), "after": _after(body.get("cursor"), 2)}
+            args = {**body, "from": body.get("from_"), "after": _after(body.get("cursor"), 2),
+                    "kle_path": _kle_path()}
             totals = body.get("totals") if op == "yi" else None
             es = get_search().search("indeks", **reads.overview_body(municipality(), kinds, filters(), args,
                                                                      totals=totals))
@@ -154,7 +160,8 @@ def _register(svc: Service) -> None:
             Facets count allowed records only.  Cursor-paged by relevance, then newest first.
             """
             kinds = _kinds(svc, body.get("kinds"))
-            args = {**body, "from": body.get("from_"), "after": _after(body.get("cursor"), 3)}
+            args = {**body, "from": body.get("from_"), "after": _after(body.get("cursor"), 3),
+                    "kle_path": _kle_path()}
             es = get_search().search("indeks", **reads.search_body(municipality(), kinds, filters(), args))
             parties = reads.Parties(f"{op}.search", visibility())
             page = _page(es, body["limit"], parties)

@@ -8,8 +8,9 @@ and the shard count stays 1 at municipal volumes; a platform that outgrows one s
 `number_of_shards` and routes by municipality code (a search always names exactly one).
 
 Fields designed for the queries: party URNs as keywords (`parties`), the KLE subject as a keyword
-(`kle`, matched by the constraint filter's prefix queries) plus its main group (`kle_main`, a
-facet), the responsible unit and its path from the root (`unit`, `unit_path`, for org-unit
+(`kle`, for exact patterns) with its ancestor codes (`kle_path`: 27, 27.35, 27.35.04, so the
+constraint "27.*" is one term lookup, not a prefix query over every code under 27) and its main
+group (`kle_main`, a facet), the responsible unit and its path from the root (`unit`, `unit_path`, for org-unit
 constraints), sensitivity as its name (`sensitivity`, for the constraint's terms filter) and as an
 ordered number (`sensitivity_rank`, for sorting and ranges), dates for sorting and periods, and the
 amounts of payments in øre (long: exact sums).  `summary` is stored, not indexed: the overview's items.
@@ -25,11 +26,13 @@ import psycopg
 
 from app.search import IndexSpec
 from authz.catalogue import Sensitivity
+from authz.constraints import kle_ancestors
 
 KIND = "indeks"
 # Amounts as whole øre in long fields: sums are exact (this Elasticsearch has no scaled_float).
 AMOUNTS = {"gross_amount": "gross_cents", "net_amount": "net_cents", "amount_paid": "paid_cents"}
-MAPPING_VERSION = 1
+MAPPING_VERSION = 2  # 2: kle_path
+KLE_PATH_SINCE = 2  # the mapping version whose documents all carry kle_path
 
 MAPPINGS = {"dynamic": "strict", "properties": {
     "kind": {"type": "keyword"},
@@ -39,6 +42,7 @@ MAPPINGS = {"dynamic": "strict", "properties": {
     "sensitivity": {"type": "keyword"},
     "sensitivity_rank": {"type": "byte"},
     "kle": {"type": "keyword"},
+    "kle_path": {"type": "keyword"},
     "kle_main": {"type": "keyword"},
     "action_facet": {"type": "keyword"},
     "unit": {"type": "keyword"},
@@ -131,7 +135,8 @@ def document_of(row: dict) -> dict[str, Any]:
     doc = {"kind": kind, "uuid": row["uuid"], "municipality_code": row["municipality_code"],
            "master_system": row["master_system"], "sensitivity": row["sensitivity"],
            "sensitivity_rank": Sensitivity(row["sensitivity"]).rank if row["sensitivity"] else None,
-           "kle": row["kle"], "kle_main": row["kle"].split(".")[0] if row["kle"] else None,
+           "kle": row["kle"], "kle_path": kle_ancestors(row["kle"]),
+           "kle_main": row["kle"].split(".")[0] if row["kle"] else None,
            "action_facet": r.get("action_facet"), "unit": row["unit"], "unit_path": row["unit_path"] or [],
            "parties": row["parties"], "title": summary["title"], "text": text, "number": number,
            "state": summary["state"], "document_type": r.get("document_type"),

@@ -96,6 +96,7 @@ def start(dev: bool = False) -> int:
     env = _env()
     _flask(env, "db", "upgrade")
     _flask(env, "demo", "load")
+    _flask(env, "search", "reindex", "--outdated")  # after an upgrade that changed a mapping; else a no-op
     if not _alive("indexer"):
         _spawn("indexer", [str(VENV_BIN / "flask"), "search", "worker"], env)
     if not _alive("scheduler"):

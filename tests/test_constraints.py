@@ -24,7 +24,7 @@ from psycopg import sql
 from app.db import get_db
 from app.search import get_search
 from authz.catalogue import Sensitivity
-from authz.constraints import allows, es_filter, sql_condition
+from authz.constraints import allows, es_filter, kle_ancestors, sql_condition
 from authz.schemas import ConstraintsSchema
 
 # -- the universe --------------------------------------------------------------------------
@@ -117,21 +117,21 @@ def make_index(app) -> str:
     keyword = {"type": "keyword"}
     search.client.indices.create(index=name, settings={"number_of_shards": 1, "number_of_replicas": 0},
                                  mappings={"dynamic": "strict", "properties": {
-                                     "kle": keyword, "unit": keyword, "unit_path": keyword,
+                                     "kle": keyword, "kle_path": keyword, "unit": keyword, "unit_path": keyword,
                                      "sensitivity": keyword, "it_system": keyword}})
     operations = []
     for c in CASES:
         operations.append({"index": {"_index": name, "_id": str(c["id"])}})
         doc = {"unit_path": c["unit_path"], "unit": c["unit_path"][-1] if c["unit_path"] else None,
-               **{k: c[k] for k in ("kle", "sensitivity", "it_system")}}
+               "kle_path": kle_ancestors(c["kle"]), **{k: c[k] for k in ("kle", "sensitivity", "it_system")}}
         operations.append({k: v for k, v in doc.items() if v is not None})
     result = search.client.bulk(operations=operations, refresh=True)
     assert not result["errors"]
     return name
 
 
-def es_ids(index: str, privileges) -> set[int]:
-    query = es_filter(privileges, **FIELDS)
+def es_ids(index: str, privileges, **extra) -> set[int]:
+    query = es_filter(privileges, **FIELDS, **extra)
     note(f"ES: {query}")
     found = get_search().client.search(index=index, query={"bool": {"filter": [query]}},
                                        size=len(CASES) + 1, source=False)
@@ -169,10 +169,13 @@ def test_sql_es_and_python_agree_on_random_privileges(app):
             expected = {c["id"] for c in CASES if allows(privileges, c)}
             in_sql = sql_ids(conn, privileges)
             in_es = es_ids(index, privileges)
+            by_path = es_ids(index, privileges, kle_path="kle_path")  # "P.*" as terms on the ancestors
             assert in_sql == expected, (f"SQL only: {describe(in_sql - expected)}; "
                                         f"Python only: {describe(expected - in_sql)}")
             assert in_es == expected, (f"ES only: {describe(in_es - expected)}; "
                                        f"Python only: {describe(expected - in_es)}")
+            assert by_path == expected, (f"ES (kle_path) only: {describe(by_path - expected)}; "
+                                         f"Python only: {describe(expected - by_path)}")
 
         check()
         conn.rollback()

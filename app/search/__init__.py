@@ -18,6 +18,10 @@ Index names: alias `<prefix><kind>`, physical index
 
 from __future__ import annotations
 
+import logging
+import re
+import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,6 +32,16 @@ from elasticsearch import BadRequestError, Elasticsearch
 from flask import Flask, current_app
 
 from app.db import get_db
+
+log = logging.getLogger(__name__)
+_VERSION_IN_NAME = re.compile(r"-v(\d+)-[^-]+$")
+LIVE_VERSION_SECONDS = 30.0  # how long a process trusts what it learnt about an alias's mapping version
+
+
+def mapping_version_of(index_name: str) -> int | None:
+    """The mapping version in a physical index's name (`<alias>-v<version>-<stamp>`)."""
+    m = _VERSION_IN_NAME.search(index_name)
+    return int(m.group(1)) if m else None
 
 # (conn, keys) -> {key: (version, document)}; keys missing from the answer are deleted.
 Loader = Callable[[psycopg.Connection, list[str]], dict[str, tuple[int, dict[str, Any]]]]
@@ -73,6 +87,8 @@ class SearchService:
     def __init__(self, url: str, prefix: str, timeout: float):
         self.prefix = prefix
         self.client = Elasticsearch(url, request_timeout=timeout, max_retries=0, retry_on_timeout=False)
+        self._live: dict[str, tuple[float, int | None]] = {}
+        self._live_lock = threading.Lock()
 
     def alias(self, kind: str) -> str:
         return f"{self.prefix}{kind}"
@@ -108,7 +124,44 @@ class SearchService:
                 if exc.error != "resource_already_exists_exception":
                     raise
             target = self.alias_target(kind) or target
+        elif (mapping_version_of(target) or 0) < index_spec(kind).mapping_version:
+            self._add_new_fields(kind, target)
         return target
+
+    def _add_new_fields(self, kind: str, target: str) -> None:
+        """An index built with an older mapping still takes new documents: fields added since are put
+        into its mapping (an additive change Elasticsearch allows).  Queries use them only once
+        `flask search reindex --outdated` has rebuilt the index (`live_version`)."""
+        try:
+            self.client.indices.put_mapping(index=target, **index_spec(kind).mappings)
+        except BadRequestError as exc:
+            log.warning("index %s has an older mapping that cannot be extended (%s); "
+                        "run `flask search reindex %s`", target, exc.error, kind)
+
+    def live_version(self, kind: str) -> int | None:
+        """The mapping version of the index behind the kind's alias (None: no index), as learnt at
+        most LIVE_VERSION_SECONDS ago: queries that need a newer field ask this first."""
+        now = time.monotonic()
+        with self._live_lock:
+            cached = self._live.get(kind)
+        if cached is not None and now - cached[0] < LIVE_VERSION_SECONDS:
+            return cached[1]
+        target = self.alias_target(kind)
+        version = mapping_version_of(target) if target else None
+        with self._live_lock:
+            self._live[kind] = (now, version)
+        return version
+
+    def forget_live_version(self, kind: str) -> None:
+        """After this process moved the alias: ask Elasticsearch again on the next query."""
+        with self._live_lock:
+            self._live.pop(kind, None)
+
+    def outdated(self) -> list[str]:
+        """Kinds whose live index was built with an older mapping than the code's."""
+        return [kind for kind in index_kinds()
+                if (target := self.alias_target(kind)) is not None
+                and (mapping_version_of(target) or 0) < index_spec(kind).mapping_version]
 
     def physical_indexes(self, kind: str) -> list[str]:
         found = self.client.indices.get(index=f"{self.alias(kind)}-v*", allow_no_indices=True,

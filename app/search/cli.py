@@ -2,6 +2,7 @@
 
     flask search status            outbox lag per kind, alias targets, builds
     flask search reindex [KIND]    rebuild from PostgreSQL, swap alias (resumable)
+    flask search reindex --outdated   only indexes built with an older mapping version
     flask search drain             deliver the outbox once, now
     flask search worker            deliver the outbox continuously (run by `make run`)
 """
@@ -41,7 +42,9 @@ def status_command() -> None:
 @click.argument("kinds", nargs=-1)
 @click.option("--restart", is_flag=True, help="Abandon an interrupted build instead of resuming it.")
 @click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(1, 10000))
-def reindex_command(kinds: tuple[str, ...], restart: bool, batch_size: int) -> None:
+@click.option("--outdated", is_flag=True,
+              help="Only the kinds whose index was built with an older mapping version (after an upgrade).")
+def reindex_command(kinds: tuple[str, ...], restart: bool, batch_size: int, outdated: bool) -> None:
     """Rebuild KINDS (default: all) from PostgreSQL into new indexes, then swap the aliases.
 
     An interrupted rebuild resumes where it stopped when run again.
@@ -49,7 +52,13 @@ def reindex_command(kinds: tuple[str, ...], restart: bool, batch_size: int) -> N
     unknown = sorted(set(kinds) - set(index_kinds()))
     if unknown:
         raise click.BadParameter(f"unknown kind(s) {', '.join(unknown)}; known: {', '.join(index_kinds())}")
-    for kind in kinds or index_kinds():
+    chosen = list(kinds or index_kinds())
+    if outdated:
+        stale = set(get_search().outdated())
+        chosen = [kind for kind in chosen if kind in stale]
+        if not chosen:
+            click.echo("every index has the current mapping version")
+    for kind in chosen:
         with click.progressbar(length=1, label=f"reindex {kind}", show_pos=True) as bar:
             def progress(done: int, total: int, bar=bar) -> None:
                 bar.length = max(total, 1)

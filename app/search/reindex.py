@@ -98,6 +98,7 @@ def _swap_alias(db: Database, search: SearchService, kind: str, name: str) -> No
         actions.insert(0, {"remove": {"index": old, "alias": alias}})
     with db.transaction() as conn:
         search.client.indices.update_aliases(actions=actions)
+        search.forget_live_version(kind)
         conn.execute("UPDATE search_index_build SET state = 'live', finished_at = now() WHERE index_name = %(n)s",
                      {"n": name})
     # The index just replaced stays (searches already routed to it finish, and it
