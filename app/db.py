@@ -99,6 +99,34 @@ def get_conn() -> psycopg.Connection:
     return g.db_conn
 
 
+def with_commit(query: str, params: dict) -> None:
+    """Run `query` as the request's last statement, just before its COMMIT.
+
+    Only if the request commits: an answer of 400 or more rolls back and the statement never runs.
+    For writes that take a lock held until commit (the access log's hash chain serialises its
+    writers): run last, the lock is held from this statement to the COMMIT only, not while the
+    answer is built.  When it is the request's only statement, it runs alone in autocommit: one
+    round trip.
+    """
+    g.setdefault("db_with_commit", []).append((query, params))
+
+
+def _commit(conn: psycopg.Connection, pending: list[tuple[str, dict]] | None) -> None:
+    idle = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    if pending and len(pending) == 1 and idle:
+        # Nothing else to commit: the statement alone, in autocommit, is one round trip.
+        conn.autocommit = True
+        try:
+            conn.execute(*pending[0])
+        finally:
+            conn.autocommit = False
+        return
+    for query, params in pending or ():
+        conn.execute(query, params)
+    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        conn.commit()
+
+
 def release_conn() -> None:
     """Commit what the request wrote so far and give its connection back now.
 
@@ -106,21 +134,26 @@ def release_conn() -> None:
     holding a transaction (and the row locks it took) while a sub-request with its own transaction
     touches the same rows would deadlock.  A later `get_conn()` borrows a fresh connection.
     """
+    pending = g.pop("db_with_commit", None)
+    if pending:
+        get_conn()
     conn = g.pop("db_conn", None)
     if conn is None:
         return
     try:
-        if conn.info.transaction_status != 0:
-            conn.commit()
+        _commit(conn, pending)
     finally:
         get_db().pool.putconn(conn)
 
 
 def _finish_request(response):
-    conn = g.get("db_conn")
-    if conn is not None and response.status_code < 400 and conn.info.transaction_status != 0:
+    pending = g.pop("db_with_commit", None)
+    if response.status_code >= 400:
+        return response
+    conn = get_conn() if pending else g.get("db_conn")
+    if conn is not None and (pending or conn.info.transaction_status != 0):
         try:
-            conn.commit()
+            _commit(conn, pending)
         except psycopg.Error as exc:
             # Raised after the view, so Flask's error handlers would not see it.
             conn.rollback()

@@ -2,12 +2,14 @@
 
 Views call `record(operation, persons)` when their answer contains personal
 data (CPR numbers, names).  The entry is inserted in the request's own
-transaction, so the entry and the answer stand or fall together: an answer
-that fails to commit leaves no entry, and an entry that cannot be written
-turns the answer into an error.  Call it last in the view: writers are
-serialised until they commit (see below), so the lock should be held briefly.
-Requests run in READ COMMITTED (the default); the trigger refuses to write
-under REPEATABLE READ or SERIALIZABLE, where it could not see the newest row.
+transaction, as its last statement, sent with the COMMIT in one round trip
+(`app.db.with_commit`), so the entry and the answer stand or fall together:
+an answer that fails (status 400 or more) leaves no entry, and an entry that
+cannot be written turns the answer into an error.  Writers are serialised
+until they commit (see below); sent with the COMMIT, that lock is held only
+inside PostgreSQL, never while Python builds the answer.  Requests run in
+READ COMMITTED (the default); the trigger refuses to write under REPEATABLE
+READ or SERIALIZABLE, where it could not see the newest row.
 
 Storage (migrations/0005.access-log-usage.sql) is append-only and
 hash-chained: the database assigns id and time and computes
@@ -26,9 +28,9 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 import psycopg
-from flask import g
+from flask import g, has_request_context
 
-from app.db import get_conn
+from app.db import get_conn, with_commit
 
 GENESIS = bytes(32)  # prev_hash of the very first row
 _VERSION = "sts-access-log-v1"
@@ -52,19 +54,32 @@ def record(operation: str, persons: list[str]) -> None:
     if principal is None and persons:
         # A programming error: personal data on a route that does not authenticate.
         raise RuntimeError("access_log.record() needs an authenticated caller (authz.policy)")
-    record_for(get_conn(), principal, operation, persons, request_id=g.get("request_id"))
+    entry = _entry(principal, operation, persons, request_id=g.get("request_id"))
+    if entry is None:
+        return
+    if has_request_context():
+        with_commit(_INSERT, entry)
+    else:  # a command or job with an app context of its own: its transaction is the connection's
+        get_conn().execute(_INSERT, entry)
 
 
 def record_for(conn: psycopg.Connection, principal: Any, operation: str, persons: list[str], *,
                request_id: str | None = None) -> None:
     """`record` outside a request (push delivery in the scheduler): the caller, the connection of
-    the transaction the data is read in, and the request id if there is one are given."""
+    the transaction the data is read in, and the request id if there is one are given; the entry
+    is inserted at once, in that transaction."""
+    entry = _entry(principal, operation, persons, request_id=request_id)
+    if entry is not None:
+        conn.execute(_INSERT, entry)
+
+
+def _entry(principal: Any, operation: str, persons: list[str], *, request_id: str | None) -> dict | None:
     unique = list(dict.fromkeys(persons))
     if not unique:
-        return
+        return None
     if not operation or any(not isinstance(p, str) or not p.startswith("urn:") for p in unique):
         raise ValueError(f"access log: an operation and person URNs are needed, got {operation!r}, {unique!r}")
-    conn.execute(_INSERT, {
+    return {
         "request_id": request_id,
         "system_id": principal.system_id,
         "vendor_id": principal.vendor_id,
@@ -74,7 +89,7 @@ def record_for(conn: psycopg.Connection, principal: Any, operation: str, persons
         "agreement_id": principal.agreement_id,
         "operation": operation,
         "persons": unique,
-    })
+    }
 
 
 # -- the chain, as the trigger computes it ----------------------------------------------------------------------
