@@ -120,7 +120,7 @@ def _register(svc: Service) -> None:
     @blp.route("/overview", endpoint=f"{op}_overview")
     class Overview(MethodView):
         @svc.read
-        @blp.arguments(IndexOverviewSchema)
+        @blp.arguments(IndexOverviewSchema())  # an instance: not built again for every request
         @blp.response(200)
         @blp.alt_response(422, **problem_doc("A bad URN, kind, window or cursor."))
         def post(self, body):
@@ -151,7 +151,7 @@ def _register(svc: Service) -> None:
     @blp.route("/search", endpoint=f"{op}_search")
     class Search(MethodView):
         @svc.read
-        @blp.arguments(IndexSearchSchema)
+        @blp.arguments(IndexSearchSchema())
         @blp.response(200)
         @blp.alt_response(422, **problem_doc("A bad filter or cursor."))
         def post(self, body):
