@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validates_schema
 
+from app.fastload import loader_with_fallback
 from authz.catalogue import Sensitivity
 from indexes.record_fields import (
     CENT,
@@ -243,13 +244,18 @@ SCHEMAS: dict[str, Schema] = {"sag": SagSchema(), "dokument": DokumentSchema(), 
                               "effektuering": EffektueringSchema()}
 
 
+# Bulk loads validate with the schemas' fast path (app/fastload.py): the same conversions without
+# marshmallow's machinery; a record it is unsure of, and every invalid one, is loaded by the schema.
+_LOAD = {kind: loader_with_fallback(schema) for kind, schema in SCHEMAS.items()}
+
+
 # -- the API ----------------------------------------------------------------------------------------------
 
 def load_record(kind: str, obj: dict) -> dict:
     """The normalised record of `kind` (obj without "kind"); marshmallow.ValidationError if invalid."""
     if kind not in SCHEMAS:
         raise ValidationError({"kind": [f"Must be one of: {', '.join(KINDS)}."]})
-    return SCHEMAS[kind].load(obj)
+    return _LOAD[kind](obj)
 
 
 def flatten_errors(messages: Any) -> list[dict[str, str]]:

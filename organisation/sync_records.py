@@ -12,13 +12,11 @@ problems are reported with these field names.
 
 from __future__ import annotations
 
-import re
-import uuid as uuidlib
-from collections.abc import Callable
-from datetime import date
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, missing, validate, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+from app.fastload import loader_with_fallback
 
 KEY = validate.Length(min=1, max=100)
 NAME = validate.Length(min=1, max=500)
@@ -107,7 +105,6 @@ class PositionSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    FAST_CHECKS = ("_order",)  # the schema-level rules, for fast_loader
 
     uuid = fields.UUID(metadata={"description": "The position's UUID (e.g. the HR system's engagement id); "
                                                 "absent = derived from (user, unit, start)."})
@@ -127,7 +124,6 @@ class PositionSchema(Schema):
 class UserRecordSchema(_Record):
     """One user (AD account) with its person and positions."""
 
-    FAST_CHECKS = ("_distinct_positions",)
 
     user_id = fields.String(required=True, validate=KEY,
                             metadata={"description": "The user id (AD account, initials): the user key.",
@@ -155,88 +151,14 @@ USER = UserRecordSchema()
 SCHEMAS = {"unit": UNIT, "user": USER}
 
 
-# -- a fast path for the bulk load -------------------------------------------------------------------------
-#
-# marshmallow takes a few hundred microseconds per record, which is many seconds for a whole
-# municipality.  `fast_loader` compiles a schema into a plain function that accepts only input
-# it is sure of (canonical UUIDs, YYYY-MM-DD dates) and gives what schema.load would; anything
-# else, including every invalid record, goes to schema.load, so the messages are marshmallow's.
-
-class _Unsure(Exception):
-    pass
-
-
-_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
-
-
-def _unsure(_value: Any = None) -> Any:
-    raise _Unsure
-
-
-def _value_loader(f: fields.Field) -> Callable[[Any], Any]:
-    if isinstance(f, fields.Nested):
-        inner = fast_loader(f.schema)
-        return lambda v: inner(v) if isinstance(v, dict) else _unsure()
-    if isinstance(f, fields.List):
-        item = _field_loader(f.inner)
-        return lambda v: [item(x) for x in v] if isinstance(v, list) else _unsure()
-    if isinstance(f, fields.UUID):  # before String: UUID is a String
-        return lambda v: uuidlib.UUID(v) if isinstance(v, str) and _UUID.match(v) else _unsure()
-    if isinstance(f, fields.Date):
-        return lambda v: date.fromisoformat(v) if isinstance(v, str) and _DATE.match(v) else _unsure()
-    if isinstance(f, fields.String):
-        return lambda v: v if isinstance(v, str) else _unsure()
-    raise TypeError(f"fast_loader does not know {type(f).__name__}")
-
-
-def _field_loader(f: fields.Field) -> Callable[[Any], Any]:
-    base, validators, allow_none = _value_loader(f), list(f.validators), f.allow_none
-
-    def load(value: Any) -> Any:
-        if value is None:
-            return None if allow_none else _unsure()
-        out = base(value)
-        for validator in validators:
-            validator(out)
-        return out
-    return load
-
-
-def fast_loader(schema: Schema) -> Callable[[dict], dict]:
-    """`schema.load` for input it is sure of; raises _Unsure otherwise (or ValidationError/ValueError
-    from a field's validator), and then schema.load must decide."""
-    plan = [(name, f.data_key or name, _field_loader(f), f.required, f.load_default)
-            for name, f in schema.load_fields.items()]
-    known = {key for _n, key, _l, _r, _d in plan}
-    checks = [getattr(schema, name) for name in getattr(schema, "FAST_CHECKS", ())]
-
-    def load(data: dict) -> dict:
-        if not known.issuperset(data):
-            raise _Unsure
-        out = {}
-        for name, key, loader, required, default in plan:
-            if key in data:
-                out[name] = loader(data[key])
-            elif required:
-                raise _Unsure
-            elif default is not missing:
-                out[name] = default() if callable(default) else default
-        for check in checks:
-            check(out)
-        return out
-    return load
-
-
-_FAST = {kind: fast_loader(schema) for kind, schema in SCHEMAS.items()}
+# The bulk load validates with the schemas' fast path (app/fastload.py): the same conversions without
+# marshmallow's machinery; every invalid record is loaded by the schema itself, for its messages.
+_LOAD = {kind: loader_with_fallback(schema) for kind, schema in SCHEMAS.items()}
 
 
 def load_record(kind: str, data: dict) -> dict:
     """A record of `kind` ("unit" | "user") validated as its schema does; ValidationError if not."""
-    try:
-        return _FAST[kind](data)
-    except (_Unsure, ValidationError, ValueError):
-        return SCHEMAS[kind].load(data)
+    return _LOAD[kind](data)
 
 
 def flatten_errors(messages: Any, prefix: str = "") -> list[dict[str, str]]:
