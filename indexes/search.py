@@ -18,10 +18,12 @@ amounts of payments in øre (long: exact sums).  `summary` is stored, not indexe
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import orjson
 import psycopg
 
 from app.search import IndexSpec
@@ -65,13 +67,15 @@ MAPPINGS = {"dynamic": "strict", "properties": {
 }}
 
 _ROWS = """
-    SELECT uuid::text AS uuid, kind, municipality_code, master_system::text AS master_system, changed_at, record,
-           kle, unit::text AS unit, unit_path::text[] AS unit_path, sensitivity, parties, sort_date, search_version
+    SELECT uuid::text AS uuid, kind, municipality_code, master_system::text AS master_system, changed_at,
+           record::text AS record, kle, unit::text AS unit, unit_path::text[] AS unit_path, sensitivity, parties,
+           sort_date, search_version
       FROM index_object WHERE uuid = ANY(%(ids)s::uuid[]) AND removed_at IS NULL
 """
 _SCAN = """
-    SELECT uuid::text AS uuid, kind, municipality_code, master_system::text AS master_system, changed_at, record,
-           kle, unit::text AS unit, unit_path::text[] AS unit_path, sensitivity, parties, sort_date, search_version
+    SELECT uuid::text AS uuid, kind, municipality_code, master_system::text AS master_system, changed_at,
+           record::text AS record, kle, unit::text AS unit, unit_path::text[] AS unit_path, sensitivity, parties,
+           sort_date, search_version
       FROM index_object WHERE removed_at IS NULL AND (%(after)s::uuid IS NULL OR uuid > %(after)s::uuid)
      ORDER BY uuid LIMIT %(limit)s
 """
@@ -115,9 +119,20 @@ def _title(kind: str, r: dict) -> str:
     return r.get("title") or ""
 
 
+def _record(value: str | dict) -> dict:
+    """The stored record, read as text (`record::text`) and parsed with orjson, several times faster
+    than the driver's json module; a number orjson refuses (beyond 64 bits) falls back to json."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return json.loads(value)
+
+
 def document_of(row: dict) -> dict[str, Any]:
     """The search document of one index_object row."""
-    r, kind = row["record"], row["kind"]
+    r, kind = _record(row["record"]), row["kind"]
     number = r.get("case_number") or r.get("number") or r.get("user_key")
     summary = {"kind": kind, "uuid": row["uuid"], "title": _title(kind, r), "number": number,
                "sort_date": row["sort_date"].isoformat() if row["sort_date"] else None,

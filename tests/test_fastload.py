@@ -109,3 +109,13 @@ def test_schemas_with_other_hooks_are_never_taken_on():
     with pytest.raises(Unsure):
         fast_loader(WithPostLoad())({"name": "x"})
     assert loader_with_fallback(WithPostLoad())({"name": "x"}) == {"wrapped": {"name": "x"}}
+
+
+def test_the_storage_text_of_a_record_is_its_json_form(records):
+    """document_json (orjson, the bulk path) gives exactly the JSON form to_document gives."""
+    from indexes.records import document_json, load_record, to_document
+
+    for original in records[:500]:
+        record = dict(original)
+        loaded = load_record(record.pop("kind"), record)
+        assert json.loads(document_json(loaded)) == to_document(loaded)

@@ -29,6 +29,7 @@ from typing import Any
 
 import psycopg
 from elasticsearch import BadRequestError, Elasticsearch
+from elasticsearch.serializer import OrjsonSerializer
 from flask import Flask, current_app
 
 from app.db import get_db
@@ -86,7 +87,8 @@ class SearchService:
 
     def __init__(self, url: str, prefix: str, timeout: float):
         self.prefix = prefix
-        self.client = Elasticsearch(url, request_timeout=timeout, max_retries=0, retry_on_timeout=False)
+        self.client = Elasticsearch(url, request_timeout=timeout, max_retries=0, retry_on_timeout=False,
+                                    serializer=OrjsonSerializer())
         self._live: dict[str, tuple[float, int | None]] = {}
         self._live_lock = threading.Lock()
 

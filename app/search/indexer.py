@@ -28,11 +28,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import elasticsearch
+import orjson
 import psycopg
+from elasticsearch.serializer import JsonSerializer
 from tenacity import Retrying, retry_if_exception_type, wait_exponential_jitter
 
 from app.db import Database
 from app.search import SearchService, index_spec
+
+# The bulk body is serialised here, with orjson; what it cannot (Decimal, ...) as the client would.
+_JSON_DEFAULT = JsonSerializer().default
 
 log = logging.getLogger("sts.search.indexer")
 
@@ -104,8 +109,9 @@ def drain_once(db: Database, search: SearchService, *, batch_size: int = 500,
                 if source is not None:
                     operations.append(source)
                 owners.append((kind, key))
+        body = b"".join(orjson.dumps(op, default=_JSON_DEFAULT) + b"\n" for op in operations)
         try:
-            response = search.client.bulk(operations=operations, refresh=refresh)
+            response = search.client.bulk(operations=body, refresh=refresh)
         except (elasticsearch.ConnectionError, elasticsearch.ConnectionTimeout) as exc:
             raise SearchUnavailable(str(exc)) from exc
         except elasticsearch.TransportError as exc:
