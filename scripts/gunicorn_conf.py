@@ -1,5 +1,6 @@
 """gunicorn settings for `make run` (see scripts/app.py)."""
 
+import gc
 import os
 
 from prometheus_client import multiprocess
@@ -16,3 +17,10 @@ def child_exit(server, worker):
     # Drop the dead worker's live gauges from the multiprocess metrics.
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.mark_process_dead(worker.pid)
+
+
+def post_worker_init(worker):
+    # Everything the app built at start-up (schemas, routes, the OpenAPI document) lives as long as
+    # the worker: freezing it keeps the collector's full passes to what requests allocate, which
+    # shortens the pauses that show in the slowest answers.
+    gc.freeze()
