@@ -184,6 +184,7 @@ class Bench:
         with tempfile.TemporaryDirectory(prefix="bench-raw-") as tmp:
             rows_file, docs_file = Path(tmp) / "rows.copy", Path(tmp) / "docs.ndjson"
             with self.db.transaction() as conn:
+                conn.execute("SET LOCAL statement_timeout = 0")
                 conn.execute("CREATE TABLE raw_index_object (LIKE index_object INCLUDING ALL)")
                 with rows_file.open("wb") as f, conn.cursor().copy(
                         f"COPY (SELECT {columns} FROM index_object) TO STDOUT") as out:
@@ -192,6 +193,7 @@ class Bench:
                 rows = conn.execute("SELECT count(*) AS n FROM index_object").fetchone()["n"]
             t0 = time.perf_counter()
             with self.db.transaction() as conn, rows_file.open("rb") as f:
+                conn.execute("SET LOCAL statement_timeout = 0")  # a million rows take longer than a request may
                 with conn.cursor().copy(f"COPY raw_index_object ({columns}) FROM STDIN") as copy:
                     while block := f.read(1 << 20):
                         copy.write(block)

@@ -2,6 +2,7 @@
 the municipality reads its own entries, the table refuses updates and deletes,
 and the verify command finds a row changed behind the database's back."""
 
+import threading
 from datetime import UTC, datetime
 from urllib.parse import quote
 
@@ -149,6 +150,28 @@ def test_verify_passes_on_a_clean_log_and_names_a_tampered_row(w):
     assert f"first bad row: {second['id']}" in result.output
     with w.app.app_context(), get_db().transaction() as conn:
         assert access_log.verify(conn) == (False, 2, second["id"])
+
+
+def test_concurrent_readers_each_get_their_entry_and_the_chain_holds(w):
+    """Concurrent answers, each with its entry committed just before the answer leaves (the chain's
+    lock serialises them): every answer has its own entry, and the chain verifies."""
+    token = w.token("a1", "registry", 751)
+    statuses: list[int] = []
+
+    def reader(n: int) -> None:
+        for k in range(5):
+            statuses.append(read_person(w, token, cpr=f"0101{n:02d}{k:04d}").status_code)
+
+    threads = [threading.Thread(target=reader, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert statuses == [200] * 40
+    persons = sorted(r["persons"][0] for r in w.sql("SELECT persons FROM access_log"))
+    assert persons == sorted(f"urn:oio:cpr-nr:0101{n:02d}{k:04d}" for n in range(8) for k in range(5))
+    result = verify_cli(w)
+    assert result.exit_code == 0 and "access log OK: 40 row(s) verified" in result.output, result.output
 
 
 @pytest.mark.parametrize("which", ["oldest", "middle"])
