@@ -395,8 +395,11 @@ def es_filter(privileges: Sequence[Mapping[str, Any]], *, kle: str, unit: str, u
                 clauses.append({"exists": {"field": kle}})
             else:
                 parts: list[dict[str, Any]] = []
-                if rule.kle.exact:
-                    parts.append({"terms": {kle: list(rule.kle.exact)}})
+                exact = list(rule.kle.exact)
+                if kle_path:  # "27.*" also gave the exact code 27, which kle_path holds already
+                    exact = [code for code in exact if code + "." not in rule.kle.prefixes]
+                if exact:
+                    parts.append({"terms": {kle: exact}})
                 if kle_path and rule.kle.prefixes:
                     parts.append({"terms": {kle_path: [p.removesuffix(".") for p in rule.kle.prefixes]}})
                 else:
