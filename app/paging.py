@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from typing import Any
 
 from marshmallow import Schema, fields, validate
@@ -21,6 +22,12 @@ def encode_cursor(key: list[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
+def invalid_cursor() -> Problem:
+    """The one answer to a cursor this service did not issue (raise it)."""
+    return Problem(400, "invalid_cursor", "The cursor is not one this service issued; start again without it.",
+                   errors=[field_error("query", "cursor", "Not a valid cursor.")])
+
+
 def decode_cursor(cursor: str | None, length: int) -> list[Any] | None:
     if cursor is None:
         return None
@@ -29,9 +36,20 @@ def decode_cursor(cursor: str | None, length: int) -> list[Any] | None:
     except ValueError:
         key = None
     if not isinstance(key, list) or len(key) != length:
-        raise Problem(400, "invalid_cursor", "The cursor is not one this service issued; start again without it.",
-                      errors=[field_error("query", "cursor", "Not a valid cursor.")])
+        raise invalid_cursor()
     return key
+
+
+def decode_typed_cursor(cursor: str | None, *parsers: Callable[[Any], Any]) -> tuple | None:
+    """A cursor of one value per parser, each passed through it (datetime.fromisoformat, int, UUID, ...);
+    a value that does not parse makes the cursor invalid."""
+    key = decode_cursor(cursor, len(parsers))
+    if key is None:
+        return None
+    try:
+        return tuple(parse(value) for parse, value in zip(parsers, key, strict=True))
+    except (TypeError, ValueError, AttributeError):
+        raise invalid_cursor() from None
 
 
 class PageArgs(Schema):

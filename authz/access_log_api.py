@@ -17,8 +17,8 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from app.api import problem_doc
 from app.db import get_conn
-from app.errors import Problem, field_error
-from app.paging import PageArgs, PageSchema, decode_cursor, encode_cursor
+from app.errors import Problem
+from app.paging import PageArgs, PageSchema, decode_typed_cursor, encode_cursor
 from authz import access_log
 from authz.policy import PlatformRole, current, platform
 
@@ -97,14 +97,7 @@ def _scope(args: dict) -> tuple[list[str], dict]:
 
 
 def _after(cursor: str | None) -> tuple[datetime, int] | None:
-    key = decode_cursor(cursor, 2)
-    if key is None:
-        return None
-    try:
-        return datetime.fromisoformat(key[0]), int(key[1])
-    except (TypeError, ValueError):
-        raise Problem(400, "invalid_cursor", "The cursor is not one this service issued; start again without it.",
-                      errors=[field_error("query", "cursor", "Not a valid cursor.")]) from None
+    return decode_typed_cursor(cursor, datetime.fromisoformat, int)
 
 
 @blp.route("")

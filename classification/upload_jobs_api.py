@@ -22,7 +22,7 @@ from marshmallow import Schema, fields, validate
 from app.api import problem_doc
 from app.db import get_conn
 from app.errors import Problem, field_error
-from app.paging import PageArgs, PageSchema, decode_cursor, encode_cursor
+from app.paging import PageArgs, PageSchema, decode_typed_cursor, encode_cursor
 from authz.policy import PlatformRole, current, platform
 from classification.api import blp
 from classification.kle_parser import DEFAULT_MAX_BYTES
@@ -114,14 +114,7 @@ def _job(job_id) -> dict:
 
 
 def _after(cursor: str | None) -> tuple[datetime, UUID] | None:
-    key = decode_cursor(cursor, 2)
-    if key is None:
-        return None
-    try:
-        return datetime.fromisoformat(key[0]), UUID(key[1])
-    except (TypeError, ValueError):
-        raise Problem(400, "invalid_cursor", "The cursor is not one this service issued; start again without it.",
-                      errors=[field_error("query", "cursor", "Not a valid cursor.")]) from None
+    return decode_typed_cursor(cursor, datetime.fromisoformat, UUID)
 
 
 @blp.route("/kle-import-jobs")

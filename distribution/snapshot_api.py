@@ -28,8 +28,7 @@ from psycopg import sql
 
 from app.api import problem_doc
 from app.db import get_conn
-from app.errors import Problem, field_error
-from app.paging import decode_cursor, encode_cursor
+from app.paging import decode_cursor, encode_cursor, invalid_cursor
 from authz.policy import current
 from distribution import feed, payloads
 from distribution.api import _COLUMNS, SUBSCRIBE, SubscriptionSchema, _mine, blp
@@ -102,8 +101,7 @@ def _cursor(value: str | None) -> tuple[int | None, str, str]:
     except (TypeError, ValueError, AttributeError):
         ok = False
     if not ok:
-        raise Problem(400, "invalid_cursor", "The cursor is not one this service issued; start again without it.",
-                      errors=[field_error("query", "cursor", "Not a valid cursor.")])
+        raise invalid_cursor()
     return position, object_type, uuid
 
 

@@ -21,7 +21,7 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 from app.api import problem_doc
 from app.db import get_conn
 from app.errors import Problem, field_error
-from app.paging import MAX_LIMIT, decode_cursor, encode_cursor
+from app.paging import MAX_LIMIT, decode_cursor, encode_cursor, invalid_cursor
 from app.search import get_search
 from authz.catalogue import Sensitivity
 from authz.constraints import allows
@@ -185,9 +185,7 @@ def _register(svc: Service) -> None:
             after = _after(args.get("cursor"), 2)
             if after is not None and not (isinstance(after[0], str) and after[0].isdigit()
                                           and isinstance(after[1], str) and _is_uuid(after[1])):
-                raise Problem(400, "invalid_cursor", "The cursor is not one this service issued; start again "
-                                                     "without it.", errors=[field_error("query", "cursor",
-                                                                                        "Not a valid cursor.")])
+                raise invalid_cursor()
             rows = reads.changes(get_conn(), municipality(), list(svc.record_kinds), filters(),
                                  after=tuple(after) if after else None, limit=args["limit"])
             parties = reads.Parties(f"{op}.changes", visibility())

@@ -32,7 +32,7 @@ from app.bitemporal.periods import Period, local_midnight
 from app.bitemporal.store import Gone, NotFound
 from app.db import get_conn
 from app.errors import Problem, field_error
-from app.paging import decode_cursor, encode_cursor
+from app.paging import decode_typed_cursor, encode_cursor
 from organisation import hierarchy, reads
 from organisation import schemas as s
 from organisation.api import READ, blp, scope
@@ -45,14 +45,8 @@ MAX_SLICE_CELLS = 200_000  # units x slices in one /hierarchy/slices answer
 
 def _after(args: dict) -> str | None:
     """The UUID a keyset page starts after (the cursor is the last UUID of the previous page)."""
-    after = decode_cursor(args.get("cursor"), 1)
-    if after is None:
-        return None
-    try:
-        return str(uuidlib.UUID(str(after[0])))
-    except ValueError:
-        raise Problem(400, "invalid_cursor", "The cursor is not one this service issued; start again without it.",
-                      errors=[field_error("query", "cursor", "Not a valid cursor.")]) from None
+    after = decode_typed_cursor(args.get("cursor"), lambda v: str(uuidlib.UUID(str(v))))
+    return after[0] if after else None
 
 
 def _page(items: list[dict], limit: int) -> dict:

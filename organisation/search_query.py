@@ -13,8 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.bitemporal.periods import copenhagen_today, local_midnight
-from app.errors import Problem, field_error
-from app.paging import decode_cursor, encode_cursor
+from app.paging import decode_cursor, encode_cursor, invalid_cursor
 from app.search import SearchService
 from app.search.text import fold
 from organisation.search import UNIT_KIND, USER_KIND
@@ -78,8 +77,7 @@ def _cursor(cursor: str | None) -> list[Any] | None:
     after = decode_cursor(cursor, 3)
     if after is not None and not (isinstance(after[0], int | float) and (after[1] is None or isinstance(after[1], str))
                                   and isinstance(after[2], str)):
-        raise Problem(400, "invalid_cursor", "The cursor is not one this service issued; start again without it.",
-                      errors=[field_error("query", "cursor", "Not a valid cursor.")])
+        raise invalid_cursor()
     return after
 
 
