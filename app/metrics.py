@@ -1,6 +1,6 @@
 """Prometheus metrics: request counts and latencies per endpoint, search lag.
 
-Under gunicorn every worker is its own process; when
+Under granian every worker is its own process; when
 `PROMETHEUS_MULTIPROC_DIR` is set (the run script sets it) the workers'
 numbers are added up through prometheus_client's multiprocess mode.
 """

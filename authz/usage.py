@@ -3,7 +3,7 @@ municipality, system, service and operation, and shown read-only to the
 municipality, the vendor and operators (`GET /api/v1/usage`).
 
 Counting must not cost a database write per call, so each process counts in
-memory (a dict under a lock; gunicorn threads share it) and a background
+memory (a dict under a lock; a worker's threads share it) and a background
 thread adds the counts to `usage_counter` every USAGE_FLUSH_SECONDS with one
 multi-row upsert, in its own transaction on the app's pool; at process exit
 the rest is flushed.  A failed flush keeps its counts for the next one.  A

@@ -17,7 +17,7 @@ receivers that verify every signature and count every event once by its `event_i
                      at a time, while the fan-out subscribers receive them too: ms from the commit
                      until the receiver has the event, p50 / p99 (target: p99 under 2 s)
     latency_raw      the same commit-to-NOTIFY time of a plain PostgreSQL LISTEN client
-    pull             a pull subscriber reads the whole backlog through the API under gunicorn
+    pull             a pull subscriber reads the whole backlog through the API under granian
                      (GET .../events, 1,000 per page, acknowledging each page): events per second
                      (target: at least 10,000/s)
     pull_raw         the same pages by plain SQL on change_event, serialised to JSON

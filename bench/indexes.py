@@ -16,7 +16,7 @@ synthetic KLE plan and a synthetic organisation of 200 units loaded first (untim
                      into a fresh index with the same mappings, refreshed; raw rate = records /
                      (copy time + bulk time)
     overview_api / overview_raw
-                     POST /api/v1/sdi/overview over HTTP to the API under gunicorn as `make run`
+                     POST /api/v1/sdi/overview over HTTP to the API under granian as `make run`
                      serves it (2 workers x 4 threads), for random citizens (cases and documents,
                      first page of 50) by a system whose agreement constrains KLE subjects, units and
                      sensitivity, from 8 client threads at once (keep-alive connections); and the

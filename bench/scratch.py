@@ -91,16 +91,17 @@ def flask_process(app: Flask, *args: str) -> subprocess.Popen:
 
 @contextmanager
 def api_server(app: Flask) -> Iterator[int]:
-    """The API under gunicorn as `make run` serves it (scripts/gunicorn_conf.py: 2 workers x 4
+    """The API under granian as `make run` serves it (scripts/app.py `api_argv`: 2 workers x 4
     threads), on a free port (yielded), against the scratch database and indexes."""
+    from scripts.app import api_argv
+
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     metrics = tempfile.mkdtemp(prefix="bench-prometheus-")
-    env = {**process_env(app), "STS_APP_BIND": f"127.0.0.1:{port}", "PROMETHEUS_MULTIPROC_DIR": metrics}
-    conf = Path(__file__).resolve().parent.parent / "scripts" / "gunicorn_conf.py"
-    server = subprocess.Popen([str(Path(sys.executable).with_name("gunicorn")), "-c", str(conf), "app:create_app()"],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {**process_env(app), "PROMETHEUS_MULTIPROC_DIR": metrics}
+    server = subprocess.Popen(api_argv(f"127.0.0.1:{port}"), env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -109,7 +110,7 @@ def api_server(app: Flask) -> Iterator[int]:
                     break
             except OSError:
                 if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("the API under gunicorn did not start") from None
+                    raise RuntimeError("the API under granian did not start") from None
                 time.sleep(0.3)
         yield port
     finally:

@@ -14,7 +14,7 @@ One cheap query per scrape (a pooled connection, a short statement timeout) give
     sts_distribution_dead_letters                    events given up on and not yet redriven
 
 Why at scrape time and not counters updated by the deliverer: the scheduler runs in its own
-process and the API under gunicorn in several; the database already holds the truth, so every
+process and the API under granian in several; the database already holds the truth, so every
 worker answering /metrics reports the same numbers.  The collector is registered with app/metrics.py
 (`add_collector`), which adds it to the registry it builds for each scrape, next to the
 multiprocess collector: it runs once per scrape, in the answering worker, and never goes through

@@ -1,6 +1,6 @@
 """Run the service the way `make run` promises, and stop it again.
 
-    python -m scripts.app start    services, migrations, demo data, API (gunicorn),
+    python -m scripts.app start    services, migrations, demo data, API (granian),
                                    the search indexer and the distribution scheduler,
                                    in the background
     python -m scripts.app stop     stop the API, the indexer and the scheduler
@@ -31,10 +31,25 @@ BIND = os.environ.get("STS_APP_BIND", "127.0.0.1:8000")
 BASE_URL = f"http://{BIND}"
 VENV_BIN = Path(sys.executable).parent
 PROCESSES = {
-    "api": RUN / "gunicorn.pid",
+    "api": RUN / "api.pid",
     "indexer": RUN / "indexer.pid",
     "scheduler": RUN / "scheduler.pid",
 }
+
+
+# A checkout from before the switch to granian ran the API under gunicorn: `stop` stops that one too.
+FORMER = {"api (gunicorn)": RUN / "gunicorn.pid"}
+
+
+def api_argv(bind: str) -> list[str]:
+    """The API server's command line: granian serving the WSGI app, STS_APP_WORKERS processes
+    (default 2) of STS_APP_THREADS threads each (default 4; each thread may hold a pooled connection)."""
+    host, port = bind.rsplit(":", 1)
+    return [str(VENV_BIN / "granian"), "--interface", "wsgi", "--host", host, "--port", port, "--no-ws",
+            "--workers", os.environ.get("STS_APP_WORKERS", "2"),
+            "--blocking-threads", os.environ.get("STS_APP_THREADS", "4"),
+            "--respawn-failed-workers", "--workers-kill-timeout", "20",
+            "--factory", "app.wsgi:create_worker_app"]
 
 
 def secret_key() -> str:
@@ -111,8 +126,7 @@ def start(dev: bool = False) -> int:
     if _alive("api"):
         print("API already running (make stop && make run restarts it with new code)", flush=True)
     else:
-        _spawn("api", [str(VENV_BIN / "gunicorn"), "-c", str(services.ROOT / "scripts" / "gunicorn_conf.py"),
-                       "app:create_app()"], env)
+        _spawn("api", api_argv(BIND), env)
     if not _wait_ready():
         print(f"the API did not become ready; see {LOGS}/api.log and {LOGS}/indexer.log", file=sys.stderr)
         return 1
@@ -134,7 +148,7 @@ Logs: {LOGS}/   Stop everything: make stop
 
 
 def stop() -> int:
-    for name, pidfile in PROCESSES.items():
+    for name, pidfile in {**PROCESSES, **FORMER}.items():
         pid = services._read_pid(pidfile)
         if pid is None or not services._pid_alive(pid):
             pidfile.unlink(missing_ok=True)

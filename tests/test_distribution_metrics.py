@@ -1,6 +1,6 @@
 """Prometheus metrics of the distribution (distribution/metrics.py) through the app's /metrics: the
 feed's head, per subscription the lag, failures, last success, dead letters and pause, exposed once
-also in gunicorn's multiprocess mode, and /metrics still answering when the database does not."""
+also in the API server's multiprocess mode, and /metrics still answering when the database does not."""
 
 from __future__ import annotations
 
@@ -117,7 +117,7 @@ def test_the_gauges_show_the_feed_and_each_subscription(app, setup):
 def test_in_multiprocess_mode_the_collector_is_exposed_once(app, setup, monkeypatch, tmp_path):
     _, _, pull, _, pushed = setup
     _, single = scrape(app)
-    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))  # as under gunicorn (scripts/app.py)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))  # as under granian (scripts/app.py)
     text, multi = scrape(app)
     assert multi == single
     for name in ("sts_distribution_metrics_up", "sts_distribution_push_lag_events", "sts_search_outbox_pending"):
