@@ -27,7 +27,7 @@ import psycopg
 
 from app.bulk_jobs import BulkJobs
 from app.db import constraint_rule
-from indexes.records import KINDS
+from indexes.records import KINDS, document_json
 from indexes.references import References
 from indexes.service import IndexWriteError, Item, apply, load
 
@@ -92,7 +92,7 @@ def parse(text: str, allowed: tuple[str, ...] = KINDS) -> Item | list[dict]:
         record = load(kind, obj)
     except IndexWriteError as exc:
         return exc.errors
-    return Item(kind, record["uuid"], record["changed_at"], record)
+    return Item(kind, record["uuid"], record["changed_at"], record, document=document_json(record))
 
 
 class Tally:
@@ -124,6 +124,17 @@ def _raw_uuid(text: str) -> str | None:
 def parse_lines(lines: list[tuple[int, str]], allowed: tuple[str, ...] = KINDS) -> list[tuple]:
     """(line number, text, Item or problems) of the non-blank lines."""
     return [(n, text, parse(text, allowed)) for n, text in lines if text.strip()]
+
+
+def _parse_texts(lines: list[tuple[int, str]]) -> list[Item | list[dict]]:
+    """parse_lines without the lines themselves: what a validation process sends back (the
+    writer has the texts already, and every byte sent is pickled on one side and unpickled on the
+    other)."""
+    return [parse(text) for _n, text in lines if text.strip()]
+
+
+def _with_texts(lines: list[tuple[int, str]], parsed: list) -> list[tuple]:
+    return [(n, text, p) for (n, text), p in zip([x for x in lines if x[1].strip()], parsed, strict=True)]
 
 
 def run_batch(conn: psycopg.Connection, municipality_code: int, system_id: str | None,
@@ -185,13 +196,13 @@ def _parsed_batches(data: list[str], start: int, batch: int, workers: int):
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         ahead: deque = deque()
         for i, numbered in chunks:
-            ahead.append((i, numbered, pool.submit(parse_lines, numbered)))
+            ahead.append((i, numbered, pool.submit(_parse_texts, numbered)))
             if len(ahead) > workers:
                 first, lines_, future = ahead.popleft()
-                yield first, lines_, future.result()
+                yield first, lines_, _with_texts(lines_, future.result())
         while ahead:
             first, lines_, future = ahead.popleft()
-            yield first, lines_, future.result()
+            yield first, lines_, _with_texts(lines_, future.result())
 
 
 def import_jsonl(db, municipality_code: int, system_id: str | None, lines: Iterable[str], *,

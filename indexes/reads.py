@@ -12,8 +12,10 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
+import orjson
 import psycopg
 from psycopg import sql
 
@@ -38,9 +40,18 @@ SORT = [{"sort_date": {"order": "desc", "missing": "_last"}}, {"uuid": "asc"}]
 
 def access_filters(privilege_lists: list[list[dict]], *, kle_path: bool = True) -> list[dict]:
     """The access filters; `kle_path=False` for an index built before it had `kle_path` (prefix
-    queries on `kle` instead: the same records, more slowly)."""
+    queries on `kle` instead: the same records, more slowly).
+
+    A caller sends the same privileges with every request, so their filters are kept, by their
+    JSON, for the next one (compiling an agreement's constraints costs more than the rest of the
+    query's body).  The filters returned are shared: put them into a body, never change them."""
+    return list(_filters(orjson.dumps(privilege_lists, option=orjson.OPT_SORT_KEYS), kle_path))
+
+
+@lru_cache(maxsize=512)
+def _filters(privilege_lists: bytes, kle_path: bool) -> tuple[dict, ...]:
     fields = FIELDS if kle_path else {k: v for k, v in FIELDS.items() if k != "kle_path"}
-    return [es_filter(p, **fields) for p in privilege_lists]
+    return tuple(es_filter(p, **fields) for p in orjson.loads(privilege_lists))
 
 
 def _base(municipality_code: int, kinds: list[str], privilege_lists: list[list[dict]], args: dict) -> list[dict]:

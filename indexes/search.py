@@ -35,6 +35,7 @@ KIND = "indeks"
 AMOUNTS = {"gross_amount": "gross_cents", "net_amount": "net_cents", "amount_paid": "paid_cents"}
 MAPPING_VERSION = 2  # 2: kle_path
 KLE_PATH_SINCE = 2  # the mapping version whose documents all carry kle_path
+_RANK = {level.value: level.rank for level in Sensitivity}
 
 MAPPINGS = {"dynamic": "strict", "properties": {
     "kind": {"type": "keyword"},
@@ -149,7 +150,7 @@ def document_of(row: dict) -> dict[str, Any]:
     related += [str(r[f]) for f in ("case", "grant") if r.get(f)]
     doc = {"kind": kind, "uuid": row["uuid"], "municipality_code": row["municipality_code"],
            "master_system": row["master_system"], "sensitivity": row["sensitivity"],
-           "sensitivity_rank": Sensitivity(row["sensitivity"]).rank if row["sensitivity"] else None,
+           "sensitivity_rank": _RANK[row["sensitivity"]] if row["sensitivity"] else None,
            "kle": row["kle"], "kle_path": kle_ancestors(row["kle"]),
            "kle_main": row["kle"].split(".")[0] if row["kle"] else None,
            "action_facet": r.get("action_facet"), "unit": row["unit"], "unit_path": row["unit_path"] or [],

@@ -122,7 +122,8 @@ def _decide(item: Item, current: dict | None, municipality_code: int, system_id:
             item.outcome = Outcome(item.uuid, item.kind, "unchanged", no)
             return None
         return "remove"
-    item.document = rec.document_json(item.record)
+    if item.document is None:  # the bulk load's validation processes make it ahead
+        item.document = rec.document_json(item.record)
     if current is not None and item.changed_at == current["changed_at"]:
         if current["removed_at"] is not None or current["record"] == json.loads(item.document):
             item.outcome = Outcome(item.uuid, item.kind, "unchanged", no)
