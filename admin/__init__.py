@@ -18,9 +18,20 @@ validation and access log.  docs/admin.md describes it.
 from __future__ import annotations
 
 from flask import Flask
+from flask.sessions import SecureCookieSessionInterface
 
 from app.api import PAGE_BLUEPRINTS
 from app.config import ConfigError
+
+
+class _CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with the signer built only for a request that brings the
+    cookie: API calls never do, and building it cost each of them about a tenth of a millisecond."""
+
+    def open_session(self, app, request):
+        if self.get_cookie_name(app) not in request.cookies:
+            return self.session_class()  # what Flask answers for a request without the cookie
+        return super().open_session(app, request)
 
 
 def init_app(app: Flask, api) -> None:
@@ -38,6 +49,7 @@ def init_app(app: Flask, api) -> None:
         # A form's CSRF token lives as long as the session's platform token may.
         WTF_CSRF_TIME_LIMIT=app.config["SESSION_LIFETIME_HOURS"] * 3600,
     )
+    app.session_interface = _CookieSessions()
     # The pages register their routes and navigation items on import.
     from admin import (  # noqa: F401
         access,
