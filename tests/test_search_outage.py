@@ -57,3 +57,31 @@ def test_changes_made_while_elasticsearch_is_down_arrive_when_it_is_back(make_ap
         stop.set()
         worker.join(timeout=30)
     assert not worker.is_alive()
+
+
+def test_an_index_deleted_while_the_worker_runs_is_created_again_by_the_next_delivery(app):
+    """The worker makes sure of its indexes at start (and after a failure), not at every wake-up:
+    an index deleted behind its back comes back with the next bulk that finds it missing."""
+    with app.app_context():
+        db, search = get_db(), get_search()
+    stop = threading.Event()
+    worker = threading.Thread(target=run_worker, args=(db, search),
+                              kwargs={"batch_size": 100, "max_backoff": 1.0, "poll_interval": 0.2, "stop": stop})
+    worker.start()
+    client = operator_client(app)
+    try:
+        assert wait_for(lambda: pending(app) == 0, 60), "the seed data was not delivered"
+        search.client.indices.delete(index=search.alias_target("municipality"))
+        assert search.alias_target("municipality") is None
+
+        with app.app_context(), get_db().transaction() as conn:
+            service.upsert(conn, dict(service.get(conn, 751), name="Aarhus efter sletning"))
+        assert wait_for(lambda: pending(app) == 0, 60), "the change was not delivered to a new index"
+        assert search.alias_target("municipality") is not None
+        search.client.indices.refresh(index=search.alias("municipality"))
+        found = client.get("/api/v1/municipalities?q=sletning").get_json()["items"]
+        assert [m["code"] for m in found] == [751]
+    finally:
+        stop.set()
+        worker.join(timeout=30)
+    assert not worker.is_alive()

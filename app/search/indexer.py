@@ -174,6 +174,10 @@ def run_worker(db: Database, search: SearchService, *, batch_size: int, max_back
     )
     log.info("indexer started", extra={"index_prefix": search.prefix})
     listener: psycopg.Connection | None = None
+    # The indexes are made sure of at start and after a failure, not at every wake-up (two requests to
+    # Elasticsearch per kind, and a mapping put into an index that is waiting for its rebuild); an
+    # index deleted meanwhile is created again when a bulk answers index_not_found.
+    ensured = False
     try:
         while not stop.is_set():
             for attempt in retrying:
@@ -183,8 +187,14 @@ def run_worker(db: Database, search: SearchService, *, batch_size: int, max_back
                     if listener is None or listener.closed:
                         listener = psycopg.connect(db.url, autocommit=True)
                         listener.execute("LISTEN search_outbox")
-                    search.ensure_indexes()
-                    delivered = drain(db, search, batch_size=batch_size)
+                    if not ensured:
+                        search.ensure_indexes()
+                        ensured = True
+                    try:
+                        delivered = drain(db, search, batch_size=batch_size)
+                    except Exception:
+                        ensured = False
+                        raise
                     if delivered:
                         log.info("search outbox delivered", extra={"rows": delivered})
             if listener is not None and not listener.closed:
