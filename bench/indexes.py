@@ -50,6 +50,7 @@ from pathlib import Path
 
 from app.bitemporal.periods import copenhagen_today
 from app.search.indexer import drain
+from app.startup import freeze_startup_objects
 from bench.organisation_setup import load_organisation
 from bench.scratch import api_server, emit, flask_process, log, machine, scratch_app, service_urls
 from indexes import search as index_search
@@ -160,6 +161,7 @@ class Bench:
         indexer = self._indexer()
         try:
             with self.app.app_context():
+                freeze_startup_objects()  # as `flask indexes import-jsonl` does
                 t0 = time.perf_counter()
                 result = import_jsonl(self.db, MUNICIPALITY, system_id, data, job="bench", batch=1000,
                                       progress=progress, workers=workers)

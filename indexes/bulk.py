@@ -27,6 +27,7 @@ import psycopg
 
 from app.bulk_jobs import BulkJobs
 from app.db import constraint_rule
+from app.startup import freeze_startup_objects
 from indexes.records import KINDS, document_json
 from indexes.references import References
 from indexes.service import IndexWriteError, Item, apply, load
@@ -193,7 +194,8 @@ def _parsed_batches(data: list[str], start: int, batch: int, workers: int):
     if workers < 1 or len(chunks) < 3:
         yield from ((i, numbered, parse_lines(numbered)) for i, numbered in chunks)
         return
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=freeze_startup_objects) as pool:
         ahead: deque = deque()
         for i, numbered in chunks:
             ahead.append((i, numbered, pool.submit(_parse_texts, numbered)))

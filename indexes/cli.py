@@ -16,6 +16,7 @@ import click
 from flask.cli import AppGroup
 
 from app.db import get_db
+from app.startup import freeze_startup_objects
 from indexes import bulk
 
 indexes_cli = AppGroup("indexes", help="Case, document and benefit indexes.")
@@ -38,6 +39,7 @@ def import_jsonl_command(file, municipality: int, system_id, job: str | None, ba
                    f"{p['accepted']} accepted, {p['unchanged']} unchanged, {p['stale']} stale, "
                    f"{p['rejected']} rejected; {p['rate']:.0f} lines/s", err=True)
 
+    freeze_startup_objects()
     result = bulk.import_jsonl(get_db(), municipality, str(system_id), file, job=job, batch=batch,
                                progress=progress, workers=workers)
     for rejected in result["rejected_records"]:

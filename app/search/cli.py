@@ -17,6 +17,7 @@ from app.db import get_db
 from app.search import get_search, index_kinds, outbox_status
 from app.search.indexer import drain, run_worker
 from app.search.reindex import rebuild
+from app.startup import freeze_startup_objects
 
 search_cli = AppGroup("search", help="Operate the Elasticsearch index (derived from PostgreSQL).")
 
@@ -82,6 +83,7 @@ def drain_command() -> None:
 @click.option("--poll-interval", default=5.0, show_default=True, help="Seconds between polls without NOTIFY.")
 def worker_command(poll_interval: float) -> None:
     """Deliver the outbox continuously, backing off while Elasticsearch is down."""
+    freeze_startup_objects()
     cfg = current_app.config
     run_worker(get_db(), get_search(), batch_size=cfg["INDEXER_BATCH_SIZE"],
                max_backoff=cfg["INDEXER_MAX_BACKOFF"], poll_interval=poll_interval)
