@@ -12,11 +12,14 @@ import os
 import shutil
 import signal
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from app.db import get_db
+from app.search import get_search
+from app.search.indexer import run_worker
 from scripts import services
 
 
@@ -61,6 +64,24 @@ def pending(app) -> int:
     """Rows in the app's search outbox (every kind)."""
     with app.app_context(), get_db().transaction() as conn:
         return conn.execute("SELECT count(*) AS n FROM search_outbox").fetchone()["n"]
+
+
+@contextmanager
+def indexer_thread(app, *, batch_size: int = 100) -> Iterator[None]:
+    """The indexer (`run_worker`, as `flask search worker` runs it) on a thread, against the app's
+    database and indexes, backing off at most 1 s; stopped, and checked to have stopped, at the end."""
+    with app.app_context():
+        db, search = get_db(), get_search()
+    stop = threading.Event()
+    worker = threading.Thread(target=run_worker, args=(db, search),
+                              kwargs={"batch_size": batch_size, "max_backoff": 1.0, "poll_interval": 0.2, "stop": stop})
+    worker.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        worker.join(timeout=30)
+    assert not worker.is_alive()
 
 
 def wait_for(condition: Callable[[], bool], seconds: float) -> bool:

@@ -14,7 +14,6 @@ changed_at, nothing else is, and the removed records are gone.
 from __future__ import annotations
 
 import json
-import threading
 from datetime import datetime, timedelta
 
 import pytest
@@ -22,11 +21,10 @@ import pytest
 from app.bitemporal.periods import copenhagen_today
 from app.db import get_db
 from app.search import get_search
-from app.search.indexer import run_worker
 from classification.model import KLE_EMNEPLAN, KLE_HANDLINGSFACETTER
 from indexes.search import KIND, load
 from indexes.synthetic import generate
-from tests.elasticsearch_node import kill, own_node, pending, wait_for
+from tests.elasticsearch_node import indexer_thread, kill, own_node, pending, wait_for
 from tests.indexes_world import IndexWorld, index_world
 
 CITIZENS = 300  # about 3,000 records of the four kinds
@@ -131,13 +129,9 @@ def test_a_bulk_ingest_survives_elasticsearch_being_killed_and_both_stores_agree
     requests = chunks(records)
     assert len(records) >= 2500 and len(requests) >= 10
     with app.app_context():
-        db, search = get_db(), get_search()
-    stop = threading.Event()
-    worker = threading.Thread(target=run_worker, args=(db, search),
-                              kwargs={"batch_size": 200, "max_backoff": 1.0, "poll_interval": 0.2, "stop": stop})
-    worker.start()
+        search = get_search()
     accepted = 0
-    try:
+    with indexer_thread(app, batch_size=200):
         assert wait_for(lambda: pending(app) == 0, 60), "the organisation and KLE plan were not delivered"
         # Up: the first third, delivered as it comes in.
         third = len(requests) // 3
@@ -218,8 +212,4 @@ def test_a_bulk_ingest_survives_elasticsearch_being_killed_and_both_stores_agree
         assert sources == {u: (version, json.loads(json.dumps(doc))) for u, (version, doc) in expected.items()}
         assert sources[patched["uuid"]][1]["title"] == title
         assert all("rettet under nedbrud" in sources[u][1]["title"] for u in updated)
-    finally:
-        stop.set()
-        worker.join(timeout=30)
-    assert not worker.is_alive()
 

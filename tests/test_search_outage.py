@@ -5,16 +5,14 @@ a free port, data in its own folder), so stopping it disturbs neither the
 rest of the suite nor `make run`.
 """
 
-import threading
 import time
 
 import pytest
 
 from app.db import get_db
 from app.search import get_search
-from app.search.indexer import run_worker
 from organisation.municipalities import service
-from tests.elasticsearch_node import own_node, pending, wait_for
+from tests.elasticsearch_node import indexer_thread, own_node, pending, wait_for
 from tests.world import operator_client
 
 
@@ -28,13 +26,9 @@ def own_elasticsearch(service_urls):
 def test_changes_made_while_elasticsearch_is_down_arrive_when_it_is_back(make_app, own_elasticsearch):
     app = make_app(ELASTICSEARCH_URL=own_elasticsearch.url, SEARCH_REQUEST_TIMEOUT=5)
     with app.app_context():
-        db, search = get_db(), get_search()
-    stop = threading.Event()
-    worker = threading.Thread(target=run_worker, args=(db, search),
-                              kwargs={"batch_size": 100, "max_backoff": 1.0, "poll_interval": 0.2, "stop": stop})
-    worker.start()
+        search = get_search()
     client = operator_client(app)
-    try:
+    with indexer_thread(app):
         assert wait_for(lambda: pending(app) == 0, 60), "the seed data was not delivered"
 
         own_elasticsearch.stop()
@@ -53,23 +47,15 @@ def test_changes_made_while_elasticsearch_is_down_arrive_when_it_is_back(make_ap
         found = client.get("/api/v1/municipalities?q=nedbrud").get_json()["items"]
         assert [m["code"] for m in found] == [751]
         assert client.get("/api/v1/municipalities?limit=1").get_json()["total"] == 97
-    finally:
-        stop.set()
-        worker.join(timeout=30)
-    assert not worker.is_alive()
 
 
 def test_an_index_deleted_while_the_worker_runs_is_created_again_by_the_next_delivery(app):
     """The worker makes sure of its indexes at start (and after a failure), not at every wake-up:
     an index deleted behind its back comes back with the next bulk that finds it missing."""
     with app.app_context():
-        db, search = get_db(), get_search()
-    stop = threading.Event()
-    worker = threading.Thread(target=run_worker, args=(db, search),
-                              kwargs={"batch_size": 100, "max_backoff": 1.0, "poll_interval": 0.2, "stop": stop})
-    worker.start()
+        search = get_search()
     client = operator_client(app)
-    try:
+    with indexer_thread(app):
         assert wait_for(lambda: pending(app) == 0, 60), "the seed data was not delivered"
         search.client.indices.delete(index=search.alias_target("municipality"))
         assert search.alias_target("municipality") is None
@@ -81,7 +67,3 @@ def test_an_index_deleted_while_the_worker_runs_is_created_again_by_the_next_del
         search.client.indices.refresh(index=search.alias("municipality"))
         found = client.get("/api/v1/municipalities?q=sletning").get_json()["items"]
         assert [m["code"] for m in found] == [751]
-    finally:
-        stop.set()
-        worker.join(timeout=30)
-    assert not worker.is_alive()
