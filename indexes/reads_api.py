@@ -21,7 +21,7 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 from app.api import problem_doc
 from app.db import get_conn
 from app.errors import Problem, field_error
-from app.paging import MAX_LIMIT, decode_cursor, encode_cursor, invalid_cursor
+from app.paging import MAX_LIMIT, decode_cursor, decode_typed_cursor, encode_cursor
 from app.search import get_search
 from authz.catalogue import Sensitivity
 from authz.constraints import allows
@@ -89,10 +89,6 @@ def _kinds(svc: Service, asked: list[str] | None) -> list[str]:
     return list(asked or allowed)
 
 
-def _after(cursor: str | None, n: int) -> list | None:
-    return decode_cursor(cursor, n)
-
-
 def _page(result: dict, limit: int, parties: reads.Parties) -> dict[str, Any]:
     hits = result["hits"]["hits"]
     items = []
@@ -131,7 +127,7 @@ def _register(svc: Service) -> None:
             is sent in the body, never in the URL, so CPR numbers stay out of logs of proxies.
             """
             kinds = _kinds(svc, body.get("kinds"))
-            args = {**body, "from": body.get("from_"), "after": _after(body.get("cursor"), 2),
+            args = {**body, "from": body.get("from_"), "after": decode_cursor(body.get("cursor"), 2),
                     "kle_path": _kle_path()}
             totals = body.get("totals") if op == "yi" else None
             es = get_search().search("indeks", **reads.overview_body(municipality(), kinds, filters(), args,
@@ -160,7 +156,7 @@ def _register(svc: Service) -> None:
             Facets count allowed records only.  Cursor-paged by relevance, then newest first.
             """
             kinds = _kinds(svc, body.get("kinds"))
-            args = {**body, "from": body.get("from_"), "after": _after(body.get("cursor"), 3),
+            args = {**body, "from": body.get("from_"), "after": decode_cursor(body.get("cursor"), 3),
                     "kle_path": _kle_path()}
             es = get_search().search("indeks", **reads.search_body(municipality(), kinds, filters(), args))
             parties = reads.Parties(f"{op}.search", visibility())
@@ -182,12 +178,9 @@ def _register(svc: Service) -> None:
             again later; an empty page returns the cursor it was given (null: start from the beginning).
             Writes show here once every transaction older than them on the database server has ended.
             """
-            after = _after(args.get("cursor"), 2)
-            if after is not None and not (isinstance(after[0], str) and after[0].isdigit()
-                                          and isinstance(after[1], str) and _is_uuid(after[1])):
-                raise invalid_cursor()
+            after = decode_typed_cursor(args.get("cursor"), _xid, lambda v: str(uuidlib.UUID(v)))
             rows = reads.changes(get_conn(), municipality(), list(svc.record_kinds), filters(),
-                                 after=tuple(after) if after else None, limit=args["limit"])
+                                 after=after, limit=args["limit"])
             parties = reads.Parties(f"{op}.changes", visibility())
             items = [_detail(r, parties) if r["removed_at"] is None else
                      {"uuid": r["uuid"], "kind": r["kind"], "removed": True, "changed_at": r["changed_at"].isoformat()}
@@ -209,12 +202,11 @@ def _allowed(kind: str, record: dict, refs: References) -> bool:
     return all(allows(privileges, case) for privileges in filters())
 
 
-def _is_uuid(value: str) -> bool:
-    try:
-        uuidlib.UUID(value)
-    except ValueError:
-        return False
-    return True
+def _xid(value: Any) -> str:
+    """A changes cursor's transaction id: digits, as the database wrote it."""
+    if not (isinstance(value, str) and value.isdigit()):
+        raise ValueError("not a transaction id")
+    return value
 
 
 def _detail(row: dict, parties: reads.Parties) -> dict[str, Any]:

@@ -181,7 +181,7 @@ def test_bad_search_filters_and_cursors_are_refused(iw):
     assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "sensitivity"
     from app.paging import encode_cursor
 
-    for cursor in (encode_cursor(["x", "y"]), encode_cursor(["12", "not-a-uuid"]), "zz"):
+    for cursor in (encode_cursor(["x", "y"]), encode_cursor(["12", "not-a-uuid"]), encode_cursor([12, 5]), "zz"):
         r = iw.call("get", "/api/v1/sdi/changes", token, query_string={"cursor": cursor})
         assert r.status_code == 400 and r.get_json()["code"] == "invalid_cursor"
 
