@@ -5,8 +5,8 @@ On a synthetic municipality (`indexes.synthetic.generate`, seeded; --citizens sc
 cases, 8 documents, 0.24 grants and 3.2 payments per citizen), with the seed classifications, a
 synthetic KLE plan and a synthetic organisation of 200 units loaded first (untimed):
 
-    ingest           indexes.bulk.import_jsonl of every record (batches of 1,000, --workers processes
-                     validating ahead, as `flask indexes import-jsonl` runs it) with the search indexer
+    ingest           indexes.bulk.import_jsonl of every record (batches of 1,000, each validated while
+                     the one before is written, as `flask indexes import-jsonl` runs it) with the search indexer
                      (`flask search worker`, its own process as under `make run`) running alongside,
                      until the outbox is empty and the index refreshed: records per second until all
                      is searchable
@@ -322,7 +322,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=8, help="threads sending overview requests")
     parser.add_argument("--warmup", type=int, default=1000, help="untimed overview requests first (each side)")
     parser.add_argument("--rounds", type=int, default=4, help="timed rounds alternating API and raw")
-    parser.add_argument("--workers", type=int, default=1, help="processes validating records ahead of the writes")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="processes validating records ahead of the writes (0: a thread, as the CLI's default)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 

@@ -1,6 +1,6 @@
 """`flask indexes ...`: the initial load of a sender's records.
 
-    flask indexes import-jsonl FILE --municipality 751 --system <uuid> [--job NAME] [--batch 1000] [--workers 1]
+    flask indexes import-jsonl FILE --municipality 751 --system <uuid> [--job NAME] [--batch 1000] [--workers 0]
 
 loads a JSON-lines file of records (docs/indexes.md) as the given master system would send them
 through POST /api/v1/{sdi,yi}/bulk, committing every batch; progress goes to stderr, one JSON line
@@ -30,8 +30,9 @@ indexes_cli = AppGroup("indexes", help="Case, document and benefit indexes.")
 @click.option("--job", help="A name for this load: run it again with the same name and file to resume.")
 @click.option("--batch", type=click.IntRange(min=1), default=1000, show_default=True,
               help="Lines per committed transaction.")
-@click.option("--workers", type=click.IntRange(min=0), default=1, show_default=True,
-              help="Processes validating records ahead of the writes (0: none).")
+@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Processes validating records ahead of the writes (0: a thread of this process; "
+                   "processes pay off only with cores to spare).")
 def import_jsonl_command(file, municipality: int, system_id, job: str | None, batch: int, workers: int) -> None:
     """Load index records from a JSON-lines FILE ('-' for stdin)."""
     def progress(p: dict) -> None:

@@ -234,3 +234,22 @@ def test_an_interrupted_load_resumes_under_its_job_name_and_ends_in_the_right_st
     assert (rows["n"], rows["r"]) == (7, 1)  # nothing written twice; the late older version was stale
     assert get(iw, "cases", cases[0]["uuid"]).get_json()["record"]["changed_at"] == cases[0]["changed_at"].replace(
         "+00:00", "Z")
+
+
+def test_a_load_validated_by_processes_answers_as_one_validated_by_a_thread(app, iw):
+    from app.db import get_db
+    from indexes.bulk import import_jsonl
+
+    def load(prefix: str, workers: int) -> dict:
+        lines = [json.dumps({"kind": "sag", **iw.case(f"{prefix}{i}", minutes=i)}) for i in range(6)]
+        lines[2] = lines[2].replace('"primary_class": "27.01.02"', '"primary_class": "99.99.99"')
+        lines.insert(4, "{broken")
+        with app.app_context():
+            result = import_jsonl(get_db(), 751, iw.ids["fag"], lines, batch=2, workers=workers)
+        return {**result, "rejected_records": [(r["line"], r["code"], r["errors"][0]["field"])
+                                               for r in result["rejected_records"]]}
+
+    by_thread, by_process = load("t", 0), load("p", 1)
+    assert by_thread == by_process
+    assert (by_thread["accepted"], by_thread["rejected"]) == (5, 2)
+    assert by_thread["rejected_records"] == [(3, "unknown_reference", "primary_class"), (5, "invalid_record", "(line)")]
