@@ -198,7 +198,8 @@ class _Plan:
         if rng.random() < 0.15:
             record["other_classes"] = sorted({self.kle() for _ in range(rng.randint(1, 2))} - {kle})
         if rng.random() < 0.08 and (earlier or self.recent):
-            related = rng.choice(earlier)["uuid"] if earlier and rng.random() < 0.8 else rng.choice(self.recent)
+            pick_earlier = earlier and (rng.random() < 0.8 or not self.recent)
+            related = rng.choice(earlier)["uuid"] if pick_earlier else rng.choice(self.recent)
             record["related_cases"] = [related]
         if rng.random() < 0.1:
             record["sending_system"] = self.system()

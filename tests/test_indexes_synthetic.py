@@ -200,3 +200,14 @@ def test_arguments_are_checked():
         generate(1, citizens=10, **{**ARGS, "kle_codes": []})
     assert list(generate(1, citizens=0, **ARGS)) == []
     assert list(generate(1, citizens=20, **{**ARGS, "action_facets": []}))
+
+
+def test_a_case_relating_to_an_earlier_one_before_any_recent_case_exists():
+    """Seed 0 with three KLE subjects: a case meant to relate to a recent case of another citizen,
+    before any other citizen had one, chose from an empty list; it relates to its citizen's earlier
+    case instead."""
+    units = [f"00000000-0000-4000-8000-{i:012d}" for i in range(50)]
+    small = list(generate(0, citizens=1000, municipality_code=751, kle_codes=["27.01.02", "27.35.04", "32.00.00"],
+                          action_facets=["G01"], units=units, master_systems=[units[0]], today=date(2026, 11, 28)))
+    related = [r for r in small if r.get("related_cases")]
+    assert related and all(r["related_cases"][0] != r["uuid"] for r in related)
