@@ -22,6 +22,7 @@ DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 INSTANT = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?"
                       r"(Z|[+-][0-9]{2}:[0-9]{2})?$")
 AMOUNT = re.compile(r"^-?[0-9]{1,20}(\.[0-9]{1,20})?$")
+CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def length(low: int, high: int) -> Callable[[str], None]:
@@ -46,6 +47,8 @@ class Uuid(fields.UUID):
     def _deserialize(self, value, attr, data, **kwargs) -> str:
         if not isinstance(value, str):
             raise self.make_error("invalid_uuid")
+        if CANONICAL_UUID.fullmatch(value):  # already what str(UUID(value)) gives; most are
+            return value
         return str(super()._deserialize(value, attr, data, **kwargs))
 
 

@@ -140,6 +140,10 @@ def test_urns_get_one_spelling():
 def test_sag_normalised():
     record = rec.load_record("sag", sag(related_cases=[U2.upper()]))
     assert record["uuid"] == U1 and record["related_cases"] == [U2]
+    # Canonical UUIDs are taken as they are; every other spelling of one is normalised.
+    v = "abcdef01-2345-4678-89ab-cdef01234567"
+    spellings = [v, v.upper(), v[:9] + v[9:].upper(), "{" + v + "}", v.replace("-", ""), f"urn:uuid:{v}"]
+    assert rec.load_record("sag", sag(related_cases=spellings))["related_cases"] == [v] * len(spellings)
     assert record["changed_at"] == datetime(2026, 2, 1, 9, 0, tzinfo=UTC)
     assert record["changed_at"].utcoffset().total_seconds() == 0
     assert record["progress"][0] == {"state": "Opstaaet", "from": datetime(2026, 1, 5, 8, 0, tzinfo=UTC),
