@@ -233,11 +233,14 @@ def load_users(conn: psycopg.Connection, keys: list[str]) -> dict[str, tuple[int
     return out
 
 
+# The first page and the others are two statements, so that the generic plan of a prepared statement
+# starts the primary key's scan at the cursor (indexes/search.py _SCAN says why).
 def _scanner(table: str, load: Callable) -> Callable:
-    query = sql.SQL("SELECT uuid::text AS uuid FROM {} WHERE %(after)s::uuid IS NULL OR uuid > %(after)s::uuid "
-                    "ORDER BY uuid LIMIT %(limit)s").format(sql.Identifier(table))
+    first, then = (sql.SQL("SELECT uuid::text AS uuid FROM {} " + where + " ORDER BY uuid LIMIT %(limit)s").format(
+        sql.Identifier(table)) for where in ("", "WHERE uuid > %(after)s::uuid"))
 
     def scan(conn, after, limit):
+        query = first if after is None else then
         ids = [r["uuid"] for r in conn.execute(query, {"after": after, "limit": limit})]
         docs = load(conn, ids) if ids else {}
         return [(u, *docs.get(u, (0, None))) for u in ids]  # None: nothing to index, the key still advances
@@ -246,9 +249,9 @@ def _scanner(table: str, load: Callable) -> Callable:
 
 
 def _counter(table: str) -> Callable:
-    query = sql.SQL("SELECT count(*) AS n FROM {} WHERE %(after)s::uuid IS NULL OR uuid > %(after)s::uuid").format(
-        sql.Identifier(table))
-    return lambda conn, after: conn.execute(query, {"after": after}).fetchone()["n"]
+    first, then = (sql.SQL("SELECT count(*) AS n FROM {} " + where).format(sql.Identifier(table))
+                   for where in ("", "WHERE uuid > %(after)s::uuid"))
+    return lambda conn, after: conn.execute(first if after is None else then, {"after": after}).fetchone()["n"]
 
 
 UNIT_SPEC = IndexSpec(kind=UNIT_KIND, mapping_version=1, mappings=UNIT_MAPPINGS, load=load_units,
