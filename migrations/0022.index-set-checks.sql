@@ -17,45 +17,30 @@ ALTER TABLE index_registration DROP CONSTRAINT index_registration_uuid_fkey;
 ALTER TABLE index_relation DROP CONSTRAINT index_relation_from_uuid_fkey;
 ALTER TABLE index_object DROP CONSTRAINT index_object_municipality_code_fkey;
 
-CREATE FUNCTION index_registration_check() RETURNS trigger
+-- TG_ARGV[0]: the column naming the record; TG_ARGV[1]: the constraint name the error carries.
+CREATE FUNCTION index_record_check() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
     missing uuid;
 BEGIN
-    SELECT n.uuid INTO missing FROM new_rows n
-     WHERE NOT EXISTS (SELECT FROM index_object o WHERE o.uuid = n.uuid) LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'index_registration: no index_object %', missing
-            USING ERRCODE = 'foreign_key_violation', CONSTRAINT = 'index_registration_uuid_fkey',
-                  TABLE = 'index_registration';
+    EXECUTE format('SELECT n.%1$I FROM new_rows n '
+                   'WHERE NOT EXISTS (SELECT FROM index_object o WHERE o.uuid = n.%1$I) LIMIT 1', TG_ARGV[0])
+       INTO missing;
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION '%: no index_object %', TG_TABLE_NAME, missing
+            USING ERRCODE = 'foreign_key_violation', CONSTRAINT = TG_ARGV[1], TABLE = TG_TABLE_NAME;
     END IF;
     RETURN NULL;
 END
 $$;
-CREATE TRIGGER index_registration_check_insert AFTER INSERT ON index_registration
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION index_registration_check();
-CREATE TRIGGER index_registration_check_update AFTER UPDATE ON index_registration
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION index_registration_check();
-
-CREATE FUNCTION index_relation_check() RETURNS trigger
-LANGUAGE plpgsql AS $$
-DECLARE
-    missing uuid;
-BEGIN
-    SELECT n.from_uuid INTO missing FROM new_rows n
-     WHERE NOT EXISTS (SELECT FROM index_object o WHERE o.uuid = n.from_uuid) LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'index_relation: no index_object %', missing
-            USING ERRCODE = 'foreign_key_violation', CONSTRAINT = 'index_relation_from_uuid_fkey',
-                  TABLE = 'index_relation';
-    END IF;
-    RETURN NULL;
-END
-$$;
-CREATE TRIGGER index_relation_check_insert AFTER INSERT ON index_relation
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION index_relation_check();
-CREATE TRIGGER index_relation_check_update AFTER UPDATE ON index_relation
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION index_relation_check();
+CREATE TRIGGER index_registration_check_insert AFTER INSERT ON index_registration REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION index_record_check('uuid', 'index_registration_uuid_fkey');
+CREATE TRIGGER index_registration_check_update AFTER UPDATE ON index_registration REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION index_record_check('uuid', 'index_registration_uuid_fkey');
+CREATE TRIGGER index_relation_check_insert AFTER INSERT ON index_relation REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION index_record_check('from_uuid', 'index_relation_from_uuid_fkey');
+CREATE TRIGGER index_relation_check_update AFTER UPDATE ON index_relation REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION index_record_check('from_uuid', 'index_relation_from_uuid_fkey');
 
 CREATE FUNCTION index_object_check_municipality() RETURNS trigger
 LANGUAGE plpgsql AS $$
