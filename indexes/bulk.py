@@ -200,8 +200,8 @@ def _parsed_batches(data: list[str], start: int, batch: int, workers: int):
     `workers` 0: one thread of this process parses the next batch while this one is written (the
     writer's waits on PostgreSQL free the interpreter for it).  `workers` N: N processes, `workers`
     batches ahead; they pay off only with cores to spare, because every parsed record is pickled
-    across (on 2 cores that cost more CPU than the validation it moved: 4,230-4,380 records/s with the
-    thread against 3,740-4,030/s with one process, in one A/B run)."""
+    across (on 2 cores that cost more CPU than the validation it moved: 3,980-4,680 records/s with the
+    thread, 4,230-4,380/s with none, 3,740-4,030/s with one process, in one A/B run)."""
     chunks = [(i, list(enumerate(data[i:i + batch], i + 1))) for i in range(start, len(data), batch)]
     if len(chunks) < 3:
         yield from ((i, numbered, parse_lines(numbered)) for i, numbered in chunks)
