@@ -23,13 +23,12 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from datetime import datetime
 
-import orjson
 import psycopg
 
 from app.bulk_jobs import BulkJobs
 from app.db import constraint_rule
 from app.startup import freeze_startup_objects
-from indexes.records import KINDS, document_json
+from indexes.records import KINDS, document_json, read_json
 from indexes.references import References
 from indexes.service import IndexWriteError, Item, apply, load
 
@@ -47,14 +46,9 @@ def _problem(field: str, detail: str) -> dict:
 
 def _parse(text: str) -> tuple[str, str, dict] | list[dict]:
     try:
-        obj = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        # What orjson refuses and json takes (integers beyond 64 bits, NaN, lone surrogates) is read
-        # as json reads it, and broken JSON gets json's message.
-        try:
-            obj = json.loads(text)
-        except ValueError as exc:
-            return [_problem("(line)", f"Not valid JSON: {exc}.")]
+        obj = read_json(text)
+    except ValueError as exc:
+        return [_problem("(line)", f"Not valid JSON: {exc}.")]
     if not isinstance(obj, dict):
         return [_problem("(line)", "Not a JSON object.")]
     kind, op = obj.pop("kind", None), obj.pop("op", "import")
