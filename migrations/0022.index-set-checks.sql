@@ -42,25 +42,44 @@ CREATE TRIGGER index_relation_check_insert AFTER INSERT ON index_relation REFERE
 CREATE TRIGGER index_relation_check_update AFTER UPDATE ON index_relation REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION index_record_check('from_uuid', 'index_relation_from_uuid_fkey');
 
-CREATE FUNCTION index_object_check_municipality() RETURNS trigger
+-- Both sides of index_object_municipality_code_fkey: a record's municipality exists, and a
+-- municipality's code cannot go (deleted, or changed) while records name it.
+CREATE FUNCTION index_municipality_check() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
-    missing smallint;
+    bad smallint;
+    problem text;
 BEGIN
-    SELECT n.municipality_code INTO missing FROM (SELECT DISTINCT municipality_code FROM new_rows) n
-     WHERE NOT EXISTS (SELECT FROM municipality m WHERE m.code = n.municipality_code) LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'index_object: no municipality %', missing
-            USING ERRCODE = 'foreign_key_violation', CONSTRAINT = 'index_object_municipality_code_fkey',
-                  TABLE = 'index_object';
+    IF TG_TABLE_NAME = 'index_object' THEN
+        SELECT n.municipality_code INTO bad FROM (SELECT DISTINCT municipality_code FROM new_rows) n
+         WHERE NOT EXISTS (SELECT FROM municipality m WHERE m.code = n.municipality_code) LIMIT 1;
+        problem := 'index_object: no municipality %s';
+    ELSIF TG_OP = 'DELETE' THEN  -- (new_rows exists only for an update: two statements)
+        SELECT d.code INTO bad FROM old_rows d
+         WHERE EXISTS (SELECT FROM index_object o WHERE o.municipality_code = d.code) LIMIT 1;
+        problem := 'municipality %s still has records in the index';
+    ELSE
+        SELECT d.code INTO bad FROM old_rows d
+         WHERE NOT EXISTS (SELECT FROM new_rows n WHERE n.code = d.code)
+           AND EXISTS (SELECT FROM index_object o WHERE o.municipality_code = d.code) LIMIT 1;
+        problem := 'municipality %s still has records in the index';
+    END IF;
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION USING MESSAGE = format(problem, bad), ERRCODE = 'foreign_key_violation',
+              CONSTRAINT = 'index_object_municipality_code_fkey', TABLE = TG_TABLE_NAME;
     END IF;
     RETURN NULL;
 END
 $$;
 CREATE TRIGGER index_object_check_municipality_insert AFTER INSERT ON index_object
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION index_object_check_municipality();
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION index_municipality_check();
 CREATE TRIGGER index_object_check_municipality_update AFTER UPDATE ON index_object
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION index_object_check_municipality();
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION index_municipality_check();
+CREATE TRIGGER municipality_index_restrict_delete AFTER DELETE ON municipality
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION index_municipality_check();
+CREATE TRIGGER municipality_index_restrict_update AFTER UPDATE ON municipality
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT
+    EXECUTE FUNCTION index_municipality_check();
 
 -- ON DELETE CASCADE, per statement.
 CREATE FUNCTION index_object_cascade() RETURNS trigger
@@ -73,34 +92,6 @@ END
 $$;
 CREATE TRIGGER index_object_cascade AFTER DELETE ON index_object
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION index_object_cascade();
-
--- A municipality's code cannot go (deleted, or changed) while index rows name it.
-CREATE FUNCTION municipality_index_restrict() RETURNS trigger
-LANGUAGE plpgsql AS $$
-DECLARE
-    gone smallint;
-BEGIN
-    IF TG_OP = 'DELETE' THEN
-        SELECT d.code INTO gone FROM old_rows d
-         WHERE EXISTS (SELECT FROM index_object o WHERE o.municipality_code = d.code) LIMIT 1;
-    ELSE
-        SELECT d.code INTO gone FROM old_rows d
-         WHERE NOT EXISTS (SELECT FROM new_rows n WHERE n.code = d.code)
-           AND EXISTS (SELECT FROM index_object o WHERE o.municipality_code = d.code) LIMIT 1;
-    END IF;
-    IF FOUND THEN
-        RAISE EXCEPTION 'municipality % still has records in the index', gone
-            USING ERRCODE = 'foreign_key_violation', CONSTRAINT = 'index_object_municipality_code_fkey',
-                  TABLE = 'municipality';
-    END IF;
-    RETURN NULL;
-END
-$$;
-CREATE TRIGGER municipality_index_restrict_delete AFTER DELETE ON municipality
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION municipality_index_restrict();
-CREATE TRIGGER municipality_index_restrict_update AFTER UPDATE ON municipality
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT
-    EXECUTE FUNCTION municipality_index_restrict();
 
 ALTER TABLE index_object ALTER COLUMN search_version SET DEFAULT nextval('search_version_seq');
 DROP TRIGGER index_object_search_version ON index_object;
