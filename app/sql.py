@@ -32,3 +32,14 @@ class Queries:
 
     def __contains__(self, name: str) -> bool:
         return name in self._sql
+
+
+def after_uuid(column: str, after: str | None) -> str:
+    """The keyset condition of a page after the first, `AND <column> > %(after)s::uuid`; nothing on
+    the first page.
+
+    Two statements, not one with `%(after)s IS NULL OR ...`: the generic plan a prepared statement
+    gets after a few runs cannot start an index scan at the cursor for that form, so every page
+    would read the index from its start and filter (quadratic over a walk of all pages).
+    `column` is SQL written in the code, never input."""
+    return "" if after is None else f"AND {column} > %(after)s::uuid"

@@ -15,7 +15,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from app.search import IndexSpec
+from app.search import IndexSpec, uuid_counter, uuid_scanner
 from app.search.text import fold
 
 KIND = "klasse"
@@ -99,17 +99,5 @@ def _load(conn, keys):
     return _documents(conn.execute(_LOAD, {"ids": keys}).fetchall())
 
 
-def _scan(conn, after, limit):
-    ids = [r["uuid"] for r in conn.execute(
-        "SELECT uuid::text AS uuid FROM klasse WHERE %(after)s::uuid IS NULL OR uuid > %(after)s::uuid "
-        "ORDER BY uuid LIMIT %(limit)s", {"after": after, "limit": limit})]
-    docs = _load(conn, ids) if ids else {}
-    return [(u, *docs.get(u, (0, None))) for u in ids]  # None: nothing to index (deleted), key still advances
-
-
-def _count(conn, after):
-    return conn.execute("SELECT count(*) AS n FROM klasse WHERE %(after)s::uuid IS NULL OR uuid > %(after)s::uuid",
-                        {"after": after}).fetchone()["n"]
-
-
-SPEC = IndexSpec(kind=KIND, mapping_version=1, mappings=MAPPINGS, load=_load, scan=_scan, count=_count)
+SPEC = IndexSpec(kind=KIND, mapping_version=1, mappings=MAPPINGS, load=_load, scan=uuid_scanner("klasse", _load),
+                 count=uuid_counter("klasse"))

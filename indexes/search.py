@@ -25,6 +25,7 @@ from typing import Any
 import psycopg
 
 from app.search import IndexSpec
+from app.sql import after_uuid
 from authz.catalogue import Sensitivity
 from authz.constraints import kle_ancestors
 from indexes.records import read_json
@@ -72,10 +73,8 @@ _ROWS = """
            sort_date, search_version
       FROM index_object WHERE uuid = ANY(%(ids)s::uuid[]) AND removed_at IS NULL
 """
-# A rebuild pages by UUID.  The first page and the others are two statements: with one statement for
-# both (`%(after)s IS NULL OR uuid > %(after)s`), the generic plan a prepared statement gets after a
-# few runs cannot start the primary key's scan at the cursor, so every page read the index from its
-# start and filtered (1-2 s a page at 1.4 million records, the whole rebuild quadratic).
+# A rebuild pages by UUID, with one statement for the first page and one for the rest
+# (`app.search.uuid_scanner` says why).
 _SCAN = """
     SELECT uuid::text AS uuid, kind, municipality_code, master_system::text AS master_system, changed_at,
            record::text AS record, kle, unit::text AS unit, unit_path::text[] AS unit_path, sensitivity, parties,
@@ -83,7 +82,6 @@ _SCAN = """
       FROM index_object WHERE removed_at IS NULL {after}
      ORDER BY uuid LIMIT %(limit)s
 """
-_AFTER = "AND uuid > %(after)s::uuid"
 
 
 def current_state(record: dict, now: datetime | None = None) -> str | None:
@@ -169,13 +167,13 @@ def load(conn: psycopg.Connection, keys: list[str]) -> dict[str, tuple[int, dict
 
 
 def scan(conn: psycopg.Connection, after: str | None, limit: int) -> list[tuple[str, int, dict[str, Any]]]:
-    query = _SCAN.format(after=_AFTER if after is not None else "")
+    query = _SCAN.format(after=after_uuid("uuid", after))
     return [(row["uuid"], row["search_version"], document_of(row))
             for row in conn.execute(query, {"after": after, "limit": limit})]
 
 
 def count(conn: psycopg.Connection, after: str | None) -> int:
-    query = "SELECT count(*) AS n FROM index_object WHERE removed_at IS NULL " + (_AFTER if after is not None else "")
+    query = "SELECT count(*) AS n FROM index_object WHERE removed_at IS NULL " + after_uuid("uuid", after)
     return conn.execute(query, {"after": after}).fetchone()["n"]
 
 

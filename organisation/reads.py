@@ -29,6 +29,7 @@ import psycopg
 from psycopg import sql
 
 from app.bitemporal.periods import Period
+from app.sql import after_uuid
 from organisation.hierarchy import INACTIVE
 
 UNIT_FIELDS = ("user_key", "name", "unit_type", "parent")
@@ -78,7 +79,7 @@ _HIERARCHY_PAGE = """
       JOIN enhed_registration g ON g.uuid = o.uuid AND g.period @> %(r)s AND g.lifecycle <> ALL(%(inactive)s)
       JOIN enhed_fact f ON f.uuid = o.uuid AND f.registration @> %(r)s AND f.valid @> %(v)s
                        AND f.field IN ('user_key', 'name', 'unit_type', 'parent')
-     WHERE o.municipality_code = %(m)s AND (%(after)s::uuid IS NULL OR o.uuid > %(after)s::uuid)
+     WHERE o.municipality_code = %(m)s {after}
      GROUP BY f.uuid
     HAVING bool_or(f.field = 'user_key')
      ORDER BY f.uuid
@@ -89,8 +90,9 @@ _HIERARCHY_PAGE = """
 def hierarchy_page(conn: psycopg.Connection, municipality_code: int, v: datetime, r: datetime, *,
                    after: str | None, limit: int) -> list[dict[str, Any]]:
     """Up to `limit` units existing at (v, r) with UUID > `after`: uuid, user_key, name, unit_type, parent."""
-    rows = conn.execute(_HIERARCHY_PAGE, {"m": municipality_code, "v": v, "r": r, "inactive": INACTIVE,
-                                          "after": after, "limit": limit})
+    query = _HIERARCHY_PAGE.format(after=after_uuid("o.uuid", after))
+    rows = conn.execute(query, {"m": municipality_code, "v": v, "r": r, "inactive": INACTIVE,
+                                "after": after, "limit": limit})
     return [{"uuid": row["uuid"], **{k: row["d"].get(k) for k in UNIT_FIELDS}} for row in rows]
 
 
@@ -262,7 +264,7 @@ _BY_KLE = """
      WHERE t.field = 'tasks' AND t.registration @> %(r)s AND t.valid @> %(v)s
        AND (%(any)s OR (t.value ->> 'code') = %(exact)s OR (t.value ->> 'code') LIKE %(prefix)s)
        AND (%(aspect)s::text IS NULL OR t.value ->> 'aspect' = %(aspect)s)
-       AND (%(after)s::uuid IS NULL OR t.uuid > %(after)s::uuid)
+       {after}
        AND EXISTS (SELECT 1 FROM enhed_fact e WHERE e.uuid = t.uuid AND e.field = 'user_key'
                       AND e.registration @> %(r)s AND e.valid @> %(v)s)
      GROUP BY t.uuid
@@ -277,9 +279,9 @@ def units_by_kle(conn: psycopg.Connection, municipality_code: int, pattern: str,
     by UUID, each with its matching tasks."""
     exact = pattern[:-2] if pattern.endswith(".*") else pattern
     prefix = exact + ".%" if pattern.endswith(".*") else None
-    rows = conn.execute(_BY_KLE, {"m": municipality_code, "v": v, "r": r, "inactive": INACTIVE, "any": pattern == "*",
-                                  "exact": exact, "prefix": prefix, "aspect": aspect, "after": after,
-                                  "limit": limit}).fetchall()
+    rows = conn.execute(_BY_KLE.format(after=after_uuid("t.uuid", after)), {
+        "m": municipality_code, "v": v, "r": r, "inactive": INACTIVE, "any": pattern == "*", "exact": exact,
+        "prefix": prefix, "aspect": aspect, "after": after, "limit": limit}).fetchall()
     units = summaries(conn, "enhed", [row["uuid"] for row in rows], UNIT_FIELDS, v, r)
     return [{**units[row["uuid"]], "tasks": row["tasks"]} for row in rows]
 

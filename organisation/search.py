@@ -26,14 +26,13 @@ outbox triggers queue them in the same transaction.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
-from app.search import IndexSpec
+from app.search import IndexSpec, uuid_counter, uuid_scanner
 from app.search.text import fold
 from organisation import unit_paths
 
@@ -233,31 +232,10 @@ def load_users(conn: psycopg.Connection, keys: list[str]) -> dict[str, tuple[int
     return out
 
 
-# The first page and the others are two statements, so that the generic plan of a prepared statement
-# starts the primary key's scan at the cursor (indexes/search.py _SCAN says why).
-def _scanner(table: str, load: Callable) -> Callable:
-    first, then = (sql.SQL("SELECT uuid::text AS uuid FROM {} " + where + " ORDER BY uuid LIMIT %(limit)s").format(
-        sql.Identifier(table)) for where in ("", "WHERE uuid > %(after)s::uuid"))
-
-    def scan(conn, after, limit):
-        query = first if after is None else then
-        ids = [r["uuid"] for r in conn.execute(query, {"after": after, "limit": limit})]
-        docs = load(conn, ids) if ids else {}
-        return [(u, *docs.get(u, (0, None))) for u in ids]  # None: nothing to index, the key still advances
-
-    return scan
-
-
-def _counter(table: str) -> Callable:
-    first, then = (sql.SQL("SELECT count(*) AS n FROM {} " + where).format(sql.Identifier(table))
-                   for where in ("", "WHERE uuid > %(after)s::uuid"))
-    return lambda conn, after: conn.execute(first if after is None else then, {"after": after}).fetchone()["n"]
-
-
 UNIT_SPEC = IndexSpec(kind=UNIT_KIND, mapping_version=1, mappings=UNIT_MAPPINGS, load=load_units,
-                      scan=_scanner("enhed", load_units), count=_counter("enhed"))
+                      scan=uuid_scanner("enhed", load_units), count=uuid_counter("enhed"))
 USER_SPEC = IndexSpec(kind=USER_KIND, mapping_version=1, mappings=USER_MAPPINGS, load=load_users,
-                      scan=_scanner("bruger", load_users), count=_counter("bruger"))
+                      scan=uuid_scanner("bruger", load_users), count=uuid_counter("bruger"))
 
 
 # -- keeping dependent documents current ------------------------------------------------------------------

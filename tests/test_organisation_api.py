@@ -217,6 +217,14 @@ def test_units_by_kle_number_and_prefix(app, admin, seeded):
     assert units("kle=27.*&aspect=indsigt") == ["U2"]
     assert units("kle=*") == ["KOM", "U1", "U2"]
     assert units("") == ["KOM", "U1", "U2", "U3"]
+    # One unit a page, by UUID, with the cursor: each once.
+    seen, cursor = [], None
+    while True:
+        page = ok(admin.get(f"{BASE}/units?kle=*&limit=1" + (f"&cursor={cursor}" if cursor else "")))
+        seen += page["items"]
+        if not (cursor := page["next_cursor"]):
+            break
+    assert [u["uuid"] for u in seen] == sorted(u["uuid"] for u in seen) and sorted(keys(seen)) == ["KOM", "U1", "U2"]
     [u1] = ok(admin.get(f"{BASE}/units?kle=27.35.*"))["items"]
     assert u1["tasks"] == [{"klasse": parents["27.35.04"], "code": "27.35.04", "aspect": "ansvarlig"}]
     bad = admin.get(f"{BASE}/units?kle=27.3")

@@ -279,20 +279,6 @@ class Store:
             rows.setdefault(str(row["uuid"]), []).append(row)
         return [self._assemble(u, regs[u], rows.get(u, [])) for u in map(str, object_ids) if u in regs]
 
-    def list_ids(self, conn: psycopg.Connection, *, registered_at: datetime | None = None,
-                 after: str | None = None, limit: int = 100, include_passive: bool = False,
-                 municipality_code: int | None = None) -> list[str]:
-        """UUIDs of the objects that exist (not deleted) at `registered_at`, keyset-paged by UUID."""
-        r = registered_at or self._now(conn)
-        excluded = ["Slettet"] if include_passive else ["Slettet", "Passiveret"]
-        query = sql.SQL(
-            "SELECT g.uuid FROM {reg} g JOIN {obj} o ON o.uuid = g.uuid WHERE g.period @> %(r)s "
-            "AND g.lifecycle <> ALL(%(ex)s) AND (%(after)s::uuid IS NULL OR g.uuid > %(after)s::uuid) "
-            "AND (%(m)s::smallint IS NULL OR o.municipality_code IS NULL OR o.municipality_code = %(m)s) "
-            "ORDER BY g.uuid LIMIT %(limit)s").format(reg=self.t_reg, obj=self.t_obj)
-        return [str(x["uuid"]) for x in conn.execute(query, {"r": r, "ex": excluded, "after": after,
-                                                               "m": municipality_code, "limit": limit})]
-
     def facts(self, conn: psycopg.Connection, object_id: str, *, valid: Period | None = None,
               registered: Period | None = None) -> list[Fact]:
         """Every fact of the object overlapping the two windows (default: all time): its history."""

@@ -31,8 +31,10 @@ import psycopg
 from elasticsearch import BadRequestError, Elasticsearch
 from elasticsearch.serializer import OrjsonSerializer
 from flask import Flask, current_app
+from psycopg import sql
 
 from app.db import get_db
+from app.sql import after_uuid
 
 log = logging.getLogger(__name__)
 _VERSION_IN_NAME = re.compile(r"-v(\d+)-[^-]+$")
@@ -80,6 +82,29 @@ def index_spec(kind: str) -> IndexSpec:
 
 def index_kinds() -> list[str]:
     return sorted(_SPECS)
+
+
+def uuid_scanner(table: str, load: Loader) -> Scanner:
+    """An IndexSpec `scan` over `table`'s UUIDs, documents by `load` (None for a key with nothing to
+    index); the first page and the others are two statements (`app.sql.after_uuid` says why)."""
+    def scan(conn, after, limit):
+        query = sql.SQL("SELECT uuid::text AS uuid FROM {} WHERE true {} ORDER BY uuid LIMIT %(limit)s").format(
+            sql.Identifier(table), sql.SQL(after_uuid("uuid", after)))
+        ids = [r["uuid"] for r in conn.execute(query, {"after": after, "limit": limit})]
+        docs = load(conn, ids) if ids else {}
+        return [(u, *docs.get(u, (0, None))) for u in ids]  # None: nothing to index, the key still advances
+
+    return scan
+
+
+def uuid_counter(table: str) -> Counter:
+    """An IndexSpec `count`: `table`'s rows after the cursor."""
+    def count(conn, after):
+        query = sql.SQL("SELECT count(*) AS n FROM {} WHERE true {}").format(sql.Identifier(table),
+                                                                              sql.SQL(after_uuid("uuid", after)))
+        return conn.execute(query, {"after": after}).fetchone()["n"]
+
+    return count
 
 
 class SearchService:
