@@ -23,6 +23,7 @@ import organisation
 from app import api, db, errors, health, logs, metrics, migrate, search
 from app.config import load_config
 from app.demo import demo_cli
+from app.json import OrjsonProvider
 from app.search.cli import search_cli
 from organisation import municipalities
 
@@ -34,6 +35,7 @@ FEATURES = (authz, municipalities, classification, organisation, indexes, distri
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
+    app.json = OrjsonProvider(app)
     app.config.update(load_config(config))
     # Order matters: request ids and timing first, so every later step can use them.
     logs.init_app(app)
