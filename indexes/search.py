@@ -74,7 +74,7 @@ _ROWS = """
       FROM index_object WHERE uuid = ANY(%(ids)s::uuid[]) AND removed_at IS NULL
 """
 # A rebuild pages by UUID, with one statement for the first page and one for the rest
-# (`app.search.uuid_scanner` says why).
+# (`app.sql.after_uuid` says why).
 _SCAN = """
     SELECT uuid::text AS uuid, kind, municipality_code, master_system::text AS master_system, changed_at,
            record::text AS record, kle, unit::text AS unit, unit_path::text[] AS unit_path, sensitivity, parties,
