@@ -1,4 +1,4 @@
-"""Flask's JSON answers written by orjson.
+"""JSON through orjson: Flask's answers, and reading JSON text as `json` reads it.
 
 The output is what Flask's `DefaultJSONProvider` writes, in the same types: dates and datetimes as
 HTTP dates, Decimal and UUID as strings, dataclasses as objects, keys sorted, compact out of
@@ -7,10 +7,13 @@ value).  It is several times faster: a 50-item overview page took about 640 µs 
 and 90 µs with orjson, a sixth of an API worker's CPU per overview request.  What orjson cannot
 write (an integer beyond 64 bits, arguments other than indent and separators) goes to Flask's own.
 Request bodies are still read by `json`, whose error messages the problem answers quote.
+
+`read_json` reads stored records and bulk lines, several times faster than `json.loads`.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -31,3 +34,13 @@ class OrjsonProvider(DefaultJSONProvider):
             return orjson.dumps(obj, default=self.default, option=option).decode()
         except TypeError:
             return super().dumps(obj, **kwargs)
+
+
+def read_json(text: str) -> Any:
+    """JSON text as `json.loads` reads it, several times faster: orjson first; what orjson refuses
+    (integers beyond 64 bits, NaN, lone surrogates, broken JSON) goes to json, which reads it or
+    raises its ValueError naming the problem."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)

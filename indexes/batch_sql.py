@@ -8,13 +8,13 @@ than of one round trip per record.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import psycopg
 from psycopg.types.json import Jsonb
 
+from app.json import read_json
 from indexes import records as rec
 
 if TYPE_CHECKING:
@@ -124,7 +124,7 @@ def write(conn: psycopg.Connection, municipality_code: int, system_id: str | Non
                               "unit_path", "sensitivity", "parties", "sort_date"),
                              _columns(i, refs, municipality_code), strict=True)) for i in plan["update"]]
             for row in rows:
-                row.update(changed_at=row["changed_at"].isoformat(), record=json.loads(row["record"]),
+                row.update(changed_at=row["changed_at"].isoformat(), record=read_json(row["record"]),
                            sort_date=row["sort_date"].isoformat())
             cur.execute(_UPDATE, {"rows": Jsonb(rows)})
         if plan["remove"]:

@@ -27,8 +27,9 @@ import psycopg
 
 from app.bulk_jobs import BulkJobs
 from app.db import constraint_rule
+from app.json import read_json
 from app.startup import freeze_startup_objects
-from indexes.records import KINDS, document_json, read_json
+from indexes.records import KINDS, document_json
 from indexes.references import References
 from indexes.service import IndexWriteError, Item, apply, load
 

@@ -15,7 +15,6 @@ can merge a patch into a stored record and load it again.  Errors name the exact
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -306,16 +305,6 @@ def document_json(record: dict) -> str:
     """`to_document(record)` as JSON text, without building the intermediate dict (bulk loads; orjson,
     with datetimes and dates handed to `_json_default` so the text is exactly to_document's)."""
     return orjson.dumps(record, default=_json_default, option=orjson.OPT_PASSTHROUGH_DATETIME).decode()
-
-
-def read_json(text: str) -> Any:
-    """JSON text as `json.loads` reads it, several times faster: orjson first; what orjson refuses
-    (integers beyond 64 bits, NaN, lone surrogates, broken JSON) goes to json, which reads it or
-    raises its ValueError naming the problem."""
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return json.loads(text)
 
 
 def party_urns(record: dict) -> list[str]:

@@ -24,11 +24,11 @@ from typing import Any
 
 import psycopg
 
+from app.json import read_json
 from app.search import IndexSpec
 from app.sql import after_uuid
 from authz.catalogue import Sensitivity
 from authz.constraints import kle_ancestors
-from indexes.records import read_json
 
 KIND = "indeks"
 # Amounts as whole øre in long fields: sums are exact (this Elasticsearch has no scaled_float).

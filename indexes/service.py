@@ -24,13 +24,13 @@ COPY and a few set-based statements (indexes/batch_sql.py).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import psycopg
 from marshmallow import ValidationError
 
+from app.json import read_json
 from indexes import batch_sql
 from indexes import records as rec
 from indexes.references import References
@@ -125,7 +125,7 @@ def _decide(item: Item, current: dict | None, municipality_code: int, system_id:
     if item.document is None:  # the bulk load's validation processes make it ahead
         item.document = rec.document_json(item.record)
     if current is not None and item.changed_at == current["changed_at"]:
-        if current["removed_at"] is not None or current["record"] == json.loads(item.document):
+        if current["removed_at"] is not None or current["record"] == read_json(item.document):
             item.outcome = Outcome(item.uuid, item.kind, "unchanged", no)
         else:
             item.error = IndexWriteError(409, "version_conflict", "changed_at", "The index holds a different "

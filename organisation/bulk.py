@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import heapq
-import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from marshmallow import ValidationError
 from app.bitemporal.deferred import DeferredCreates
 from app.bitemporal.periods import copenhagen_today
 from app.bulk_jobs import BulkJobs
+from app.json import read_json
 from classification import service as klassifikation
 from classification.model import KLE_EMNEPLAN
 from organisation import sync
@@ -66,7 +66,7 @@ class Step:
 
 def _parse(n: int, text: str) -> Step:
     try:
-        obj = json.loads(text)
+        obj = read_json(text)
     except ValueError as exc:
         return Step([n], "invalid", None, errors=[{"field": "(line)", "detail": f"Not valid JSON: {exc}."}])
     if not isinstance(obj, dict):
