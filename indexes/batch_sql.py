@@ -11,10 +11,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+import orjson
 import psycopg
 from psycopg.types.json import Jsonb
 
-from app.json import read_json
 from indexes import records as rec
 
 if TYPE_CHECKING:
@@ -124,9 +124,10 @@ def write(conn: psycopg.Connection, municipality_code: int, system_id: str | Non
                               "unit_path", "sensitivity", "parties", "sort_date"),
                              _columns(i, refs, municipality_code), strict=True)) for i in plan["update"]]
             for row in rows:
-                row.update(changed_at=row["changed_at"].isoformat(), record=read_json(row["record"]),
+                # The record is already JSON text: embedded as it is, not parsed and written again.
+                row.update(changed_at=row["changed_at"].isoformat(), record=orjson.Fragment(row["record"]),
                            sort_date=row["sort_date"].isoformat())
-            cur.execute(_UPDATE, {"rows": Jsonb(rows)})
+            cur.execute(_UPDATE, {"rows": Jsonb(rows, dumps=orjson.dumps)})
         if plan["remove"]:
             cur.execute(_FORGET, {"u": [i.uuid for i in plan["remove"]]})
             cur.execute(_REMOVE, {"t": t, "rows": Jsonb([{"uuid": i.uuid, "changed_at": i.changed_at.isoformat(),
