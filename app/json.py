@@ -4,7 +4,8 @@ The output is what Flask's `DefaultJSONProvider` writes, in the same types: date
 HTTP dates, Decimal and UUID as strings, dataclasses as objects, keys sorted, compact out of
 debug mode; only non-ASCII characters are sent as UTF-8 rather than `\\u` escapes (the same JSON
 value).  It is several times faster: a 50-item overview page took about 640 µs with `json.dumps`
-and 90 µs with orjson, a sixth of an API worker's CPU per overview request.  What orjson cannot
+and 90 µs with orjson.  (Most overview pages are short; on the bench's overview it made no
+measurable difference, docs/benchmarks.md: it pays on long pages.)  What orjson cannot
 write (an integer beyond 64 bits, arguments other than indent and separators) goes to Flask's own.
 Request bodies are still read by `json`, whose error messages the problem answers quote.
 
