@@ -18,6 +18,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from app.api import problem_doc
 from app.db import get_conn
 from app.errors import Problem
+from app.instants import UtcDateTime
 from app.paging import PageArgs, PageSchema, decode_typed_cursor, encode_cursor
 from authz import access_log
 from authz.policy import PlatformRole, current, platform
@@ -37,10 +38,10 @@ class AccessLogArgs(PageArgs):
     municipality_code = fields.Integer(validate=validate.Range(min=100, max=999),
                                        metadata={"description": "Operators: one municipality. A municipality "
                                                                 "admin may only give their own."})
-    from_ = fields.AwareDateTime(data_key="from", default_timezone=UTC,
+    from_ = UtcDateTime(data_key="from", default_timezone=UTC,
                                  metadata={"description": "From this time, inclusive (ISO 8601; UTC if no "
                                                           "offset)."})
-    to = fields.AwareDateTime(default_timezone=UTC,
+    to = UtcDateTime(default_timezone=UTC,
                               metadata={"description": "Until this time, exclusive (ISO 8601; UTC if no offset)."})
 
     @validates_schema

@@ -23,6 +23,7 @@ from app.bitemporal.periods import local_midnight
 from app.bitemporal.store import Gone, NotFound
 from app.db import get_conn
 from app.errors import Problem
+from app.instants import to_utc
 from app.paging import PageArgs, PageSchema, decode_cursor, encode_cursor
 from app.search import get_search
 from authz.catalogue import Role
@@ -47,7 +48,10 @@ class Instant(fields.Field):
             raise ValidationError("Must be a date (YYYY-MM-DD) or an ISO 8601 instant with a time zone.") from None
         if parsed.tzinfo is None:
             raise ValidationError("An instant needs a time zone (e.g. Z or +01:00).")
-        return parsed
+        try:
+            return to_utc(parsed)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
 
 
 class AsOfArgs(Schema):

@@ -24,9 +24,11 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from datetime import datetime
 
 import psycopg
+from marshmallow import ValidationError
 
 from app.bulk_jobs import BulkJobs
 from app.db import constraint_rule
+from app.instants import not_ahead_of_clock, to_utc
 from app.json import read_json
 from app.startup import freeze_startup_objects
 from indexes.records import KINDS, document_json
@@ -68,7 +70,12 @@ def _changed_at(obj: dict) -> datetime | list[dict]:
         parsed = None
     if parsed is None or parsed.tzinfo is None:
         return [_problem("changed_at", "Required: a date-time with a UTC offset.")]
-    return parsed
+    try:
+        moment = to_utc(parsed)
+        not_ahead_of_clock(moment)
+    except (ValueError, ValidationError) as exc:
+        return [_problem("changed_at", str(exc))]
+    return moment
 
 
 def parse(text: str, allowed: tuple[str, ...] = KINDS) -> Item | list[dict]:

@@ -6,11 +6,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from marshmallow import ValidationError, fields, validate
 
+from app.instants import to_utc
 from indexes.identifiers import normalise_urn, urn_problem
 
 MAX_AMOUNT = Decimal(10) ** 11  # amounts are below this in absolute value
@@ -62,9 +63,13 @@ class Instant(fields.Field):
         if m.group(2) is None:
             raise ValidationError("The date-time must include a UTC offset (Z or e.g. +01:00).")
         try:
-            return datetime.fromisoformat(value).astimezone(UTC)
+            moment = datetime.fromisoformat(value)
         except ValueError:
             raise ValidationError(f"{value} is not a real date-time.") from None
+        try:
+            return to_utc(moment)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
 
 
 class Day(fields.Field):

@@ -24,6 +24,7 @@ import orjson
 from marshmallow import RAISE, Schema, ValidationError, fields, validates_schema
 
 from app.fastload import loader_with_fallback
+from app.instants import not_ahead_of_clock
 from authz.catalogue import Sensitivity
 from indexes.record_fields import (
     CENT,
@@ -133,7 +134,7 @@ class LineSchema(_Strict):
 
 class _Record(_Strict):
     uuid = uuid_field(required=True)
-    changed_at = Instant(required=True)
+    changed_at = Instant(required=True, validate=not_ahead_of_clock)
     sensitivity = one_of([s.value for s in Sensitivity])
     master_system = uuid_field(required=True)
     primary_class = kle_field()

@@ -15,6 +15,7 @@ from marshmallow import Schema, fields, validate
 from app.api import problem_doc
 from app.db import get_conn
 from app.errors import Problem, field_error
+from app.instants import UtcDateTime, not_ahead_of_clock
 from authz.policy import current
 from indexes import bulk
 from indexes.api import SERVICES, Service, municipality, problem, writer
@@ -34,15 +35,15 @@ class IndexOutcomeSchema(Schema):
 
 
 class IndexRemoveArgs(Schema):
-    changed_at = fields.AwareDateTime(required=True, metadata={
+    changed_at = UtcDateTime(required=True, validate=not_ahead_of_clock, metadata={
         "description": "When the record was removed at the source; a removal older than what the index "
-                       "holds is stale."})
+                       "holds is stale. At most 5 minutes ahead of the service's clock."})
 
 
 class IndexScrubSchema(Schema):
     fields_ = fields.List(fields.String(), data_key="fields", required=True, validate=validate.Length(min=1),
                           metadata={"description": "Optional relations to remove, e.g. related_cases, documents."})
-    changed_at = fields.AwareDateTime(required=True)
+    changed_at = UtcDateTime(required=True, validate=not_ahead_of_clock)
 
 
 class IndexRecordErrorSchema(Schema):

@@ -4,6 +4,7 @@ master system and municipality rules, bulk answers per line and the dry run."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -70,6 +71,51 @@ def test_remove_deletes_the_data_and_a_late_older_import_stays_out(iw):
     assert rows and all(row["record"] is None for row in rows)  # physically deleted, history of when kept
     assert put(iw, "cases", iw.case("c1", minutes=4)).get_json()["status"] == "accepted"  # newer: back again
     assert get(iw, "cases", rec["uuid"]).status_code == 200
+
+
+def test_changed_at_is_kept_in_utc_whatever_its_offset_and_outside_the_years_1_to_9999_is_a_422(iw):
+    token = iw.token("fag", "sdi")
+    # ISO 8601 allows offsets up to ±23:59; PostgreSQL refuses beyond ±15:59, so the API converts first.
+    rec = {**iw.case("far"), "changed_at": "2026-03-01T03:59:25+17:36"}
+    assert put(iw, "cases", rec).get_json()["status"] == "accepted"
+    assert get(iw, "cases", rec["uuid"]).get_json()["record"]["changed_at"] == "2026-02-28T10:23:25Z"
+    r = iw.call("delete", f"/api/v1/sdi/cases/{rec['uuid']}", token,
+                query_string={"changed_at": "2026-03-01T09:00:00-22:00"})
+    assert r.status_code == 200 and r.get_json()["status"] == "accepted"
+
+    too_early = "0001-01-01T00:00:00+01:00"  # 31 December of the year 0 in UTC
+    r = iw.call("delete", f"/api/v1/sdi/cases/{rec['uuid']}", token, query_string={"changed_at": too_early})
+    assert r.status_code == 422 and r.headers["Content-Type"] == "application/problem+json"
+    assert [(e["field"], "0001-9999" in e["detail"]) for e in r.get_json()["errors"]] == [("changed_at", True)]
+    r = put(iw, "cases", {**iw.case("early"), "changed_at": too_early})
+    assert r.status_code == 422 and [e["field"] for e in r.get_json()["errors"]] == ["changed_at"]
+    r = iw.bulk("sdi", token, [{"kind": "sag", **iw.case("early"), "changed_at": too_early}])
+    [line] = r.get_json()["records"]
+    assert line["status"] == "rejected" and [e["field"] for e in line["errors"]] == ["changed_at"]
+    assert get(iw, "cases", iw.case("early")["uuid"]).status_code == 404
+
+
+def test_a_changed_at_ahead_of_the_clock_is_refused_so_it_cannot_make_later_versions_stale(iw):
+    token = iw.token("fag", "sdi")
+    now = datetime.now(UTC)
+    soon, later = (now + timedelta(minutes=2)).isoformat(), (now + timedelta(hours=2)).isoformat()
+    # Danish time sent as Z, the commonest cause: two hours ahead in summer.
+    r = put(iw, "cases", {**iw.case("ahead"), "changed_at": later})
+    assert r.status_code == 422
+    [error] = r.get_json()["errors"]
+    assert error["field"] == "changed_at" and "clock" in error["detail"]
+    assert put(iw, "cases", {**iw.case("skew"), "changed_at": soon}).get_json()["status"] == "accepted"
+    r = iw.call("delete", f"/api/v1/sdi/cases/{iw.case('skew')['uuid']}", token, query_string={"changed_at": later})
+    assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "changed_at"
+    r = iw.call("post", f"/api/v1/sdi/cases/{iw.case('skew')['uuid']}/scrub", token,
+                json={"fields": ["related_cases"], "changed_at": later})
+    assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "changed_at"
+    r = iw.bulk("sdi", token, [{"kind": "sag", **iw.case("ahead"), "changed_at": later},
+                               {"kind": "sag", "op": "remove", "uuid": iw.case("skew")["uuid"], "changed_at": later}])
+    assert [(line["status"], [e["field"] for e in line["errors"]]) for line in r.get_json()["records"]] == [
+        ("rejected", ["changed_at"]), ("rejected", ["changed_at"])]
+    assert get(iw, "cases", iw.case("ahead")["uuid"]).status_code == 404
+    assert get(iw, "cases", iw.case("skew")["uuid"]).status_code == 200
 
 
 def test_only_the_master_system_writes_and_other_municipalities_uuids_are_taken(iw):
