@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import request
 from flask.views import MethodView
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, post_load, validate
 
 from app.api import problem_doc
 from app.bitemporal.periods import Period, local_midnight
@@ -49,9 +49,32 @@ class ClassWriteSchema(ValidPeriodSchema):
     facet = fields.UUID(metadata={"description": "Needed by import (PUT); taken from the URL on create."})
 
 
+# What a change's value must be, per field: the write schema's rule, or text for the fields only the KLE
+# import fills (guidance is KLE's XHTML vejledning).
+_VALUES: dict[str, fields.Field] = {
+    **{name: ClassWriteSchema().fields[name] for name in SINGLE if name in ClassWriteSchema._declared_fields},
+    "guidance": fields.String(validate=validate.Length(max=100_000)),
+    "level": fields.String(validate=validate.Length(max=100)),
+    "archive_code": fields.String(validate=validate.Length(max=100)),
+    "deletion_period": fields.String(validate=validate.Length(max=100)),
+}
+
+
 class ChangeSchema(ValidPeriodSchema):
     field = fields.String(required=True, validate=validate.OneOf(SINGLE))
-    value = fields.Raw(required=True, allow_none=True, metadata={"description": "null clears the period."})
+    value = fields.Raw(required=True, allow_none=True, metadata={
+        "description": "The field's new value, by the rule of the same field in a create; null clears the period."})
+
+    @post_load
+    def _value(self, data, **_kw):
+        """The value by its field's rule, so an update cannot store what a create would refuse."""
+        if data["value"] is not None:
+            try:
+                value = _VALUES[data["field"]].deserialize(data["value"])
+            except ValidationError as exc:
+                raise ValidationError({"value": exc.messages}) from None
+            data["value"] = str(value) if data["field"] == "parent" else value
+        return data
 
 
 class ClassUpdateSchema(Schema):

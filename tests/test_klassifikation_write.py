@@ -60,6 +60,24 @@ def test_parent_cycle_and_overlapping_periods_are_refused(operator):
     assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "valid_to"
 
 
+@pytest.mark.parametrize("field, value, rule", [
+    ("parent", {"not": "a uuid"}, "Not a valid UUID."),
+    ("parent", "98.01", "Not a valid UUID."),
+    ("title", "", "Length must be between 1 and 500."),
+    ("title", ["a list"], "Not a valid string."),
+    ("user_key", "27 35", "Letters, digits"),
+    ("published", "Maaske", "Must be one of"),
+    ("level", 3, "Not a valid string."),
+])
+def test_an_update_refuses_a_value_a_create_would_refuse(operator, field, value, rule):
+    a = create(operator, "96", "A")
+    r = operator.patch(f"{BASE}/classes/{a}", json={"changes": [{"field": field, "value": value}]})
+    assert r.status_code == 422 and r.headers["Content-Type"] == "application/problem+json"
+    [error] = r.get_json()["errors"]
+    assert error["field"] == "changes.0.value" and error["detail"].startswith(rule)
+    assert operator.get(f"{BASE}/classes/{a}").get_json()["registration_no"] == 1
+
+
 def test_import_is_idempotent_delete_is_gone(operator):
     class_id = str(uuid.uuid4())
     body = {"user_key": "96", "title": "Importeret", "facet": KLE_EMNEPLAN}
