@@ -21,6 +21,7 @@ from flask_smorest.utils import prepare_response
 from swagger_ui_bundle import swagger_ui_path
 
 from app.errors import PROBLEM_JSON, Problem, ProblemSchema, field_error, problem_from_http_exception
+from app.text_input import reject_unstorable_text
 
 API_PREFIX = "/api/v1"
 DOC_ENDPOINTS = {"api-docs.openapi_json", "api-docs.openapi_swagger_ui", "swagger_assets.static", "static"}
@@ -116,5 +117,6 @@ def init_app(app: Flask) -> Api:
     app.register_blueprint(FlaskBlueprint("swagger_assets", __name__, static_folder=str(swagger_ui_path),
                                           static_url_path="/api/docs/static"))
     app.before_request(reject_unknown_query_parameters)
+    app.before_request(reject_unstorable_text)
     app.extensions["sts.api"] = api
     return api

@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask, current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, ValidationError, fields, validates_schema
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from app.db import Database, get_conn
 from authz.policy import PlatformRole, current, platform
@@ -165,7 +165,8 @@ class UsageArgs(Schema):
                                                                   "this month, Copenhagen time)."})
     to = fields.Date(metadata={"description": "Last day, exclusive (default: none)."})
     system_id = fields.UUID()
-    municipality_code = fields.Integer(metadata={"description": "Operators and vendor admins: one municipality."})
+    municipality_code = fields.Integer(validate=validate.Range(min=100, max=999),
+                                       metadata={"description": "Operators and vendor admins: one municipality."})
 
     @validates_schema
     def _period(self, data, **_):

@@ -26,7 +26,8 @@ class SortimentWriteSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     description = fields.String(validate=validate.Length(max=2000))
     system_id = fields.UUID(required=True)
-    municipality_code = fields.Integer(metadata={"description": "Operators only; admins use their own."})
+    municipality_code = fields.Integer(validate=validate.Range(min=100, max=999),
+                                       metadata={"description": "Operators only; admins use their own."})
     classes = fields.List(fields.UUID(), required=True, validate=validate.Length(max=20000))
 
 
@@ -45,7 +46,8 @@ class SortimentSchema(Schema):
 
 
 class SortimentReadArgs(AsOfArgs):
-    version = fields.Integer(validate=validate.Range(min=1), metadata={"description": "Default: the newest."})
+    version = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1),
+                             metadata={"description": "Default: the newest."})
 
 
 class SortimentContentSchema(SortimentSchema):

@@ -31,6 +31,8 @@ from app.db import constraint_rule
 from app.instants import not_ahead_of_clock, to_utc
 from app.json import read_json
 from app.startup import freeze_startup_objects
+from app.text_input import RULE as TEXT_RULE
+from app.text_input import may_hold_bad_text, problem_path
 from indexes.records import KINDS, document_json
 from indexes.references import References
 from indexes.service import IndexWriteError, Item, apply, load
@@ -54,6 +56,9 @@ def _parse(text: str) -> tuple[str, str, dict] | list[dict]:
         return [_problem("(line)", f"Not valid JSON: {exc}.")]
     if not isinstance(obj, dict):
         return [_problem("(line)", "Not a JSON object.")]
+    bad = problem_path(obj) if may_hold_bad_text(text) else None
+    if bad:
+        return [_problem(bad, TEXT_RULE)]
     kind, op = obj.pop("kind", None), obj.pop("op", "import")
     if kind not in KINDS:
         return [_problem("kind", f"Must be one of {', '.join(KINDS)}.")]

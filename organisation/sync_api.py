@@ -30,7 +30,8 @@ BULK_MAX_BYTES = 64 * 1024 * 1024
 
 
 class MunicipalityArgs(Schema):
-    municipality = fields.Integer(metadata={"description": "Platform operators: the municipality (code) to "
+    municipality = fields.Integer(validate=validate.Range(min=100, max=999),
+                                  metadata={"description": "Platform operators: the municipality (code) to "
                                                            "write to (required). Others write to their own and "
                                                            "may leave it out."})
 

@@ -62,6 +62,40 @@ def test_wrong_query_type(shared_client):
     assert body["errors"] == [{"location": "query", "field": "limit", "detail": "Not a valid integer."}]
 
 
+TEXT_BODY = '{"code": 751, "cvr": "55133018", "region": "Region Midtjylland", "citizens": 1, "name": NAME}'
+
+
+@pytest.mark.parametrize("name_json", [r'"Aar\u0000hus"', r'"Aarhus \ud83d"', r'"Aarhus \uDE00 x"'])
+def test_text_the_database_cannot_store_names_the_field(shared_client, name_json):
+    # NUL and unpaired surrogates can only arrive as \u escapes in JSON text, so the body is sent as text.
+    body = TEXT_BODY.replace("NAME", name_json)
+    r = shared_client.post("/api/v1/municipalities/validate", data=body, content_type="application/json")
+    problem = assert_problem(r, 422, "invalid_text")
+    assert [(e["location"], e["field"]) for e in problem["errors"]] == [("json", "name")]
+
+
+def test_a_surrogate_pair_is_ordinary_text(shared_client):
+    body = TEXT_BODY.replace("NAME", r'"Aarhus \ud83d\ude00"')
+    r = shared_client.post("/api/v1/municipalities/validate", data=body, content_type="application/json")
+    assert r.status_code == 200 and r.get_json()["name"] == "Aarhus \U0001f600"
+
+
+def test_a_nul_in_a_query_parameter_names_the_parameter(shared_client):
+    problem = assert_problem(shared_client.get("/api/v1/municipalities?q=Aar%00hus"), 422, "invalid_text")
+    assert [(e["location"], e["field"]) for e in problem["errors"]] == [("query", "q")]
+
+
+@pytest.mark.parametrize("code", ["1", "99", "1000", "99999999999999999999"])
+def test_a_municipality_code_out_of_range_is_not_found(shared_client, code):
+    assert_problem(shared_client.get(f"/api/v1/municipalities/{code}"), 404, "municipality_not_found")
+
+
+def test_a_number_too_large_for_its_column_names_the_field(shared_client):
+    r = shared_client.post("/api/v1/municipalities/validate", json={**VALID, "citizens": 10**20})
+    problem = assert_problem(r, 422, "validation_failed")
+    assert [e["field"] for e in problem["errors"]] == ["citizens"]
+
+
 def test_unknown_route(shared_client):
     assert_problem(shared_client.get("/api/v1/nowhere"), 404, "not_found")
 

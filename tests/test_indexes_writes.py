@@ -185,6 +185,16 @@ def test_bulk_answers_every_line_and_keeps_the_good_ones(iw):
     assert get(iw, "documents", doc["uuid"]).status_code == 200
 
 
+def test_a_bulk_line_with_text_the_database_cannot_store_is_rejected_alone(iw):
+    good, nul = iw.case("good"), iw.case("nul", title="Sag \u0000")
+    surrogate = json.dumps({"kind": "sag", **iw.case("surrogate")}).replace('"Sag surrogate"', '"Sag \\ud83d"')
+    assert "\\ud83d" in surrogate
+    r = iw.bulk("sdi", iw.token("fag", "sdi"), [{"kind": "sag", **good}, {"kind": "sag", **nul}, surrogate])
+    assert [(line["status"], [e["field"] for e in line["errors"]]) for line in r.get_json()["records"]] == [
+        ("accepted", []), ("rejected", ["title"]), ("rejected", ["title"])]
+    assert get(iw, "cases", good["uuid"]).status_code == 200
+
+
 def test_validate_answers_like_bulk_and_writes_nothing(iw):
     lines = [{"kind": "sag", **iw.case("v1")}, {"kind": "sag", **iw.case("v2", primary_class="99.99")}]
     r = iw.bulk("sdi", iw.token("fag", "sdi"), lines, path="validate")

@@ -261,6 +261,15 @@ def test_bulk_answers_per_record_and_keeps_the_good_ones(app, world, feed, today
     assert feed.post(f"{SYNC}/bulk", data=body, content_type="application/json").status_code == 415
 
 
+def test_a_bulk_line_with_text_the_database_cannot_store_is_rejected_alone(feed):
+    body = jsonl({"kind": "unit", "uuid": ROOT, **unit("K751", "Aarhus Kommune", type_="kommune")},
+                 {"kind": "unit", "uuid": CENTER, **unit("JC", "Job\u0000center", ROOT, "center")},
+                 {"kind": "user", "uuid": BO, **user("bo1", "Bo")}).replace('"Bo"', '"Bo \\udc00"')
+    answer = feed.post(f"{SYNC}/bulk", data=body, content_type="application/x-ndjson").get_json()
+    assert [(a["status"], [e["field"] for e in a.get("errors", [])]) for a in answer["records"]] == [
+        ("accepted", []), ("rejected", ["name"]), ("rejected", ["person.name"])]
+
+
 def test_bulk_applies_several_records_of_one_object_in_order(app, feed, today):
     tree(feed)
     month = today + timedelta(days=30)

@@ -85,6 +85,10 @@ def test_municipality_writes_are_for_operators(app, world):
     assert client.get("/api/v1/municipalities/999", headers=operator).get_json()["name"] == "Ny"
     r = client.put("/api/v1/municipalities/147", json=body, headers=operator)  # Aarhus' CVR on Frederiksberg
     assert r.status_code == 409 and r.get_json()["errors"][0]["field"] == "cvr"
+    for code in (1, 1000, 10**20):  # not kommunekoder; the column holds 100-999
+        r = client.put(f"/api/v1/municipalities/{code}", json={**body, "cvr": "12345674"}, headers=operator)
+        assert r.status_code == 422 and r.get_json()["errors"][0] == {
+            "location": "path", "field": "code", "detail": "A municipality code (kommunekode): 100-999."}
 
 
 def test_listing_platform_users_is_access_logged(app, world):

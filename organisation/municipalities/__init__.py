@@ -26,6 +26,8 @@ from organisation.municipalities.schemas import (
 )
 from organisation.municipalities.search import SPEC
 
+CODES = range(100, 1000)  # kommunekoder: three digits
+
 blp = Blueprint("municipalities", __name__, description="The municipality registry (kommuner).")
 
 
@@ -51,7 +53,7 @@ class MunicipalityItem(MethodView):
     @blp.alt_response(404, **problem_doc("No municipality has this code."))
     def get(self, code: int):
         """One municipality by its code (kommunekode), read from PostgreSQL."""
-        row = service.get(get_conn(), code)
+        row = service.get(get_conn(), code) if code in CODES else None
         if row is None:
             raise Problem(404, "municipality_not_found", f"No municipality has code {code}.")
         return row
@@ -63,6 +65,9 @@ class MunicipalityItem(MethodView):
     @blp.alt_response(409, **problem_doc("Another municipality already has this CVR number."))
     def put(self, record, code: int):
         """Create or replace a municipality (platform operators; the registry is national)."""
+        if code not in CODES:
+            raise Problem(422, "validation_failed", f"{code} is not a municipality code.",
+                          errors=[field_error("path", "code", "A municipality code (kommunekode): 100-999.")])
         outcome = service.upsert(get_conn(), {**record, "code": code})
         return service.get(get_conn(), code), 201 if outcome == "inserted" else 200
 

@@ -26,7 +26,7 @@ class MunicipalitySchema(Schema):
                          metadata={"description": "Name without the word 'Kommune'.", "example": "Aarhus"})
     region = fields.String(required=True, validate=validate.OneOf(REGIONS),
                            metadata={"description": "One of the five regions.", "example": "Region Midtjylland"})
-    citizens = fields.Integer(required=True, validate=validate.Range(min=0),
+    citizens = fields.Integer(required=True, validate=validate.Range(min=0, max=100_000_000),
                               metadata={"description": "Number of citizens.", "example": 367095})
 
 
