@@ -72,7 +72,7 @@ class PlatformUserSchema(Schema):
     display_name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     role = fields.String(required=True, validate=validate.OneOf(["municipality_admin", "vendor_admin",
                                                                  "platform_operator"]))
-    municipality_code = fields.Integer(allow_none=True)
+    municipality_code = fields.Integer(allow_none=True, validate=validate.Range(min=100, max=999))
     vendor_id = fields.UUID(allow_none=True)
     password = fields.String(load_only=True, validate=validate.Length(min=12, max=500),
                              metadata={"description": "At least 12 characters."})

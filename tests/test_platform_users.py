@@ -57,9 +57,10 @@ def test_operators_create_users_and_others_cannot(app, world):
     assert client.post("/api/v1/platform-users", json=body, headers=bearer(world.login("admin751"))).status_code == 403
     r = client.post("/api/v1/platform-users", json=body, headers=bearer(world.login("operator")))
     assert r.status_code == 201 and "password" not in r.get_json() and "password_hash" not in r.get_json()
-    r = client.post("/api/v1/platform-users", json={**body, "username": "xyz1", "municipality_code": None},
-                    headers=bearer(world.login("operator")))
-    assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "municipality_code"
+    for code in (None, 1, 261597050545):  # none, not a kommunekode, beyond the column
+        r = client.post("/api/v1/platform-users", json={**body, "username": "xyz1", "municipality_code": code},
+                        headers=bearer(world.login("operator")))
+        assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "municipality_code"
 
 
 def test_cli_creates_the_first_operator(app):
