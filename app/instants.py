@@ -5,7 +5,8 @@ value comes in makes two rules one place instead of failures deep in a write:
 - PostgreSQL refuses offsets beyond ±15:59, which Python (and ISO 8601) accept up to ±23:59;
   in UTC there is no offset left to refuse;
 - an instant whose UTC falls outside the years 1-9999 (0001-01-01T00:00+01:00) cannot be held by
-  Python; it is refused here with the field's name, not met as an OverflowError later.
+  Python, and one after 9999-12-31T00:00Z cannot be shown in Danish time; both are refused here
+  with the field's name, not met as an OverflowError later.
 
 `not_ahead_of_clock` guards a sender's version stamp (`changed_at`): the index keeps the newest
 version by that stamp, so one stamp far in the future (a clock or a time-zone bug: Danish time sent
@@ -19,16 +20,20 @@ from datetime import UTC, datetime, timedelta
 
 from marshmallow import ValidationError, fields
 
-OUT_OF_RANGE = "The instant must fall within the years 0001-9999 in UTC."
+LATEST = datetime(9999, 12, 31, tzinfo=UTC)  # later ones cannot be shown in Danish time (year 10000)
+OUT_OF_RANGE = "The instant must fall between 0001-01-01T00:00Z and 9999-12-31T00:00Z (years 0001-9999)."
 CLOCK_SKEW = timedelta(minutes=5)
 
 
 def to_utc(moment: datetime) -> datetime:
-    """An aware `moment` in UTC; ValueError (OUT_OF_RANGE) when UTC falls outside the years 1-9999."""
+    """An aware `moment` in UTC; ValueError (OUT_OF_RANGE) when it falls outside [year 1, LATEST]."""
     try:
-        return moment.astimezone(UTC)
+        utc = moment.astimezone(UTC)
     except OverflowError:
         raise ValueError(OUT_OF_RANGE) from None
+    if utc > LATEST:
+        raise ValueError(OUT_OF_RANGE)
+    return utc
 
 
 class UtcDateTime(fields.AwareDateTime):

@@ -10,10 +10,11 @@ way whichever route it came by.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime
 
 import psycopg
 
+from app.bitemporal.periods import local_midnight
 from classification.model import KLE_EMNEPLAN, KLE_HANDLINGSFACETTER
 from indexes import records as rec
 from organisation.unit_paths import paths_at, unit_paths
@@ -40,7 +41,7 @@ _UNITS = """
 
 
 def day_start(day: date) -> datetime:
-    return datetime.combine(day, time(), rec.COPENHAGEN).astimezone(UTC)
+    return local_midnight(day)
 
 
 def _holds(periods: Periods, at: datetime) -> bool:

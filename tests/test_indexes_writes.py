@@ -95,6 +95,24 @@ def test_changed_at_is_kept_in_utc_whatever_its_offset_and_outside_the_years_1_t
     assert get(iw, "cases", iw.case("early")["uuid"]).status_code == 404
 
 
+def test_the_first_and_last_days_python_can_hold_are_answered_not_failed(iw):
+    # 0001-01-01 starts before UTC's first instant in Danish time: read as that instant.
+    case = iw.case("c1")
+    assert put(iw, "cases", case).get_json()["status"] == "accepted"
+    r = put(iw, "documents", iw.document("d1", case, letter_date="0001-01-01"))
+    assert r.status_code == 200 and r.get_json()["status"] == "accepted"
+    grant = iw.grant("g1")
+    grant["benefits"][0]["start"] = "0001-01-01"
+    r = iw.call("put", f"/api/v1/yi/grants/{grant['uuid']}", iw.token("fag", "yi"), json=grant)
+    assert r.status_code == 200 and r.get_json()["status"] == "accepted"
+    # An instant after 9999-12-31T00:00Z has no Danish day (it would fall in the year 10000).
+    late = iw.case("c2")
+    late["progress"][-1] = {**late["progress"][-1], "from": "9999-12-31T23:30:00Z"}
+    r = put(iw, "cases", late)
+    assert r.status_code == 422 and [e["field"] for e in r.get_json()["errors"]] == [
+        f"progress.{len(late['progress']) - 1}.from"]
+
+
 def test_a_changed_at_ahead_of_the_clock_is_refused_so_it_cannot_make_later_versions_stale(iw):
     token = iw.token("fag", "sdi")
     now = datetime.now(UTC)

@@ -20,8 +20,12 @@ COPENHAGEN = ZoneInfo("Europe/Copenhagen")
 
 
 def local_midnight(day: date) -> datetime:
-    """The instant a Danish calendar day starts, in UTC (23:00 or 22:00 the day before)."""
-    return datetime.combine(day, time(0), tzinfo=COPENHAGEN).astimezone(UTC)
+    """The instant a Danish calendar day starts, in UTC (23:00 or 22:00 the day before); for
+    0001-01-01, which starts before UTC's first instant, that first instant."""
+    try:
+        return datetime.combine(day, time(0), tzinfo=COPENHAGEN).astimezone(UTC)
+    except OverflowError:
+        return datetime.min.replace(tzinfo=UTC)
 
 
 def copenhagen_today() -> date:
