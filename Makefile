@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run dev test services stop status lint venv bench browser
+.PHONY: run dev test services stop status lint venv bench browser fuzz
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required (got %s); run: make PYTHON=python3.11 ..." % sys.version.split()[0])'
@@ -53,3 +53,13 @@ bench: venv
 	$(PY) -m bench.organisation
 	$(PY) -m bench.indexes
 	$(PY) -m bench.distribution
+
+## make fuzz: generated and mutated requests against the instance `make run` started; lists every 5xx
+## answer (docs/operations.md). It writes junk data: run it on a scratch instance.
+fuzz: .venv-fuzz/.installed
+	.venv-fuzz/bin/python -m scripts.fuzz.run
+
+.venv-fuzz/.installed: requirements-fuzz.txt
+	$(PYTHON) -m venv .venv-fuzz
+	.venv-fuzz/bin/pip install --quiet -r requirements-fuzz.txt
+	touch $@
