@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import uuid as uuidlib
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time
 
 from flask import render_template, request
 
@@ -28,7 +28,7 @@ from admin.access import access_page
 from admin.access_forms import municipality_query
 from admin.blueprint import bp
 from admin.forms import parse_date
-from app.bitemporal.periods import COPENHAGEN
+from app.bitemporal.periods import COPENHAGEN, day_end
 
 PAGE_SIZE = 25
 CPR = re.compile(r"^(\d{6})-?(\d{4})$")
@@ -77,8 +77,10 @@ def _filters() -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
             day = parse_date(values[name])
             if day is None:
                 errors[name] = "Skriv en dato som ÅÅÅÅ-MM-DD."
-            else:
-                query[name] = _midnight(day if name == "from" else day + timedelta(days=1))
+            elif name == "from":
+                query["from"] = _midnight(day)
+            elif day < date.max:  # 9999-12-31 has no day after it: the period stays open
+                query["to"] = day_end(day).isoformat()
     return values, query, errors
 
 

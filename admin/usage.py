@@ -59,8 +59,8 @@ def _period() -> tuple[date, date, dict[str, str]]:
 
 
 def _usage(first: date, last: date) -> dict:
-    found = api_client.get("/usage", **{"from": first.isoformat(), "to": (last + timedelta(days=1)).isoformat()},
-                           **municipality_query())
+    to = {} if last == date.max else {"to": (last + timedelta(days=1)).isoformat()}  # 9999-12-31: open
+    found = api_client.get("/usage", **{"from": first.isoformat(), **to}, **municipality_query())
     return found.body if found.ok else {"rows": [], "totals": [], "total_calls": 0, "truncated": False}
 
 

@@ -30,7 +30,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from app.bitemporal.periods import local_midnight
+from app.bitemporal.periods import day_end, local_midnight
 from organisation.hierarchy import INACTIVE
 from organisation.reads import UNIT_FIELDS, USER_FIELDS, summaries
 
@@ -117,7 +117,7 @@ def changes_on(conn: psycopg.Connection, municipality_code: int, day: date, *,
     valid that day, else as last valid), fields ({field: {ended, started}}); functions also carry
     `units` and `users` (as summaries, linked around the day).  Users' names are personal data: the
     caller filters them (organisation/personal.py)."""
-    start, next_day = local_midnight(day), local_midnight(day + timedelta(days=1))
+    start, next_day = local_midnight(day), day_end(day)
     r = conn.execute("SELECT clock_timestamp() AS now").fetchone()["now"]
     params = {"m": municipality_code, "day": start, "next": next_day, "begun": start <= r, "inactive": INACTIVE}
     found: list[dict[str, Any]] = []

@@ -3,7 +3,7 @@ per object and field; users' names follow the personal-data rule; only the calle
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 
@@ -113,6 +113,7 @@ def test_limit_and_truncated_and_a_bad_date(admin, site):
     answer = changes(admin, FOUNDED, limit=2)
     assert len(answer["items"]) == 2 and answer["truncated"] is True
     assert changes(admin, FOUNDED)["truncated"] is False
+    assert changes(admin, date.max)["items"] == []  # 9999-12-31: no next day, still an answer
     r = admin.get(f"{BASE}/changes", query_string={"date": "i morgen"})
     assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "date"
     assert admin.get(f"{BASE}/changes").status_code == 422

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from psycopg.types.range import Range
@@ -26,6 +26,14 @@ def local_midnight(day: date) -> datetime:
         return datetime.combine(day, time(0), tzinfo=COPENHAGEN).astimezone(UTC)
     except OverflowError:
         return datetime.min.replace(tzinfo=UTC)
+
+
+def day_end(day: date) -> datetime:
+    """The exclusive end of a Danish calendar day: the next day's `local_midnight`; for 9999-12-31,
+    which has no next day, the last instant Python holds."""
+    if day == date.max:
+        return datetime.max.replace(tzinfo=UTC)
+    return local_midnight(day + timedelta(days=1))
 
 
 def copenhagen_today() -> date:
