@@ -9,6 +9,7 @@ Two passes, each printing its findings as JSON lines and a summary line:
    platform operator on every route.  The only check is "not a server error"; long polls that
    outlast Schemathesis' 10 s timeout show as network errors and are not findings.
 2. `scripts.fuzz.records`: good records changed field by field, through the bulk and PUT routes.
+3. `scripts.fuzz.admin`: the admin web's pages with bad query parameters, as each demo login.
 
 The operator goes last because it may delete or re-key the demo system the other callers use; the
 route that rotates a system's secret is left out for the same reason.  Exit status 1 when anything
@@ -25,7 +26,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from scripts.fuzz import records
+from scripts.fuzz import admin, records
 from scripts.fuzz.hooks import BASE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,6 +75,7 @@ def main() -> int:
     findings = []
     findings += records.index_records()
     findings += records.organisation_records()
+    findings += admin.pages()
     if not args.skip_schemathesis:
         for name, auth, routes in CALLERS:
             findings += schemathesis(name, auth, routes, args.examples, args.seed)
