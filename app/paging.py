@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -50,6 +51,29 @@ def decode_typed_cursor(cursor: str | None, *parsers: Callable[[Any], Any]) -> t
         return tuple(parse(value) for parse, value in zip(parsers, key, strict=True))
     except (TypeError, ValueError, AttributeError):
         raise invalid_cursor() from None
+
+
+_INT64 = range(-(2**63), 2**63)
+
+
+def _fits(value: Any, shape: tuple[type, ...]) -> bool:
+    if value is None or isinstance(value, bool):
+        return value is None and type(None) in shape
+    if isinstance(value, int):
+        return (int in shape and value in _INT64) or (float in shape and math.isfinite(float(value)))
+    if isinstance(value, float):
+        return float in shape and math.isfinite(value)
+    return isinstance(value, str) and str in shape
+
+
+def decode_search_after(cursor: str | None, *shapes: tuple[type, ...]) -> list[Any] | None:
+    """A cursor of Elasticsearch sort values (`search_after`), one per sort field, each of one of the
+    types its shape names (int: a long; float: a score; str: a keyword; type(None): missing).
+    Elasticsearch refuses a value of another type with an error, so such a cursor is invalid here."""
+    key = decode_cursor(cursor, len(shapes))
+    if key is not None and not all(_fits(v, shape) for v, shape in zip(key, shapes, strict=True)):
+        raise invalid_cursor()
+    return key
 
 
 class PageArgs(Schema):

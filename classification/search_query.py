@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.bitemporal.periods import copenhagen_today, local_midnight
-from app.paging import decode_cursor, encode_cursor
+from app.paging import decode_search_after, encode_cursor
 from app.search import SearchService
 from app.search.text import fold
 from classification.search import KIND
@@ -46,7 +46,7 @@ def query_body(args: dict[str, Any]) -> dict[str, Any]:
 def search_classes(search: SearchService, args: dict[str, Any]) -> dict[str, Any]:
     body = query_body(args)
     body["size"] = args["limit"] + 1
-    after = decode_cursor(args.get("cursor"), 2)
+    after = decode_search_after(args.get("cursor"), (int, float), (str,))  # _score, code
     if after is not None:
         body["search_after"] = after
     result = search.search(KIND, **body)

@@ -21,7 +21,7 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 from app.api import problem_doc
 from app.db import get_conn
 from app.errors import Problem, field_error
-from app.paging import MAX_LIMIT, decode_cursor, decode_typed_cursor, encode_cursor
+from app.paging import MAX_LIMIT, decode_search_after, decode_typed_cursor, encode_cursor
 from app.search import get_search
 from authz.catalogue import Sensitivity
 from authz.constraints import allows
@@ -31,6 +31,9 @@ from indexes.identifiers import normalise_urn, urn_problem
 from indexes.references import References
 from indexes.search import AMOUNTS, KIND, KLE_PATH_SINCE
 from organisation.personal import visibility
+
+SCORE = (int, float)
+SORT_SHAPE = ((int,), (str,))  # reads.SORT: sort_date as epoch milliseconds (a long also when missing), uuid
 
 
 class _IndexWindow(Schema):
@@ -127,7 +130,7 @@ def _register(svc: Service) -> None:
             is sent in the body, never in the URL, so CPR numbers stay out of logs of proxies.
             """
             kinds = _kinds(svc, body.get("kinds"))
-            args = {**body, "from": body.get("from_"), "after": decode_cursor(body.get("cursor"), 2),
+            args = {**body, "from": body.get("from_"), "after": decode_search_after(body.get("cursor"), *SORT_SHAPE),
                     "kle_path": _kle_path()}
             totals = body.get("totals") if op == "yi" else None
             es = get_search().search("indeks", **reads.overview_body(municipality(), kinds, filters(), args,
@@ -156,8 +159,8 @@ def _register(svc: Service) -> None:
             Facets count allowed records only.  Cursor-paged by relevance, then newest first.
             """
             kinds = _kinds(svc, body.get("kinds"))
-            args = {**body, "from": body.get("from_"), "after": decode_cursor(body.get("cursor"), 3),
-                    "kle_path": _kle_path()}
+            after = decode_search_after(body.get("cursor"), SCORE, *SORT_SHAPE)
+            args = {**body, "from": body.get("from_"), "after": after, "kle_path": _kle_path()}
             es = get_search().search("indeks", **reads.search_body(municipality(), kinds, filters(), args))
             parties = reads.Parties(f"{op}.search", visibility())
             page = _page(es, body["limit"], parties)

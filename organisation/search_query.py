@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.bitemporal.periods import copenhagen_today, local_midnight
-from app.paging import decode_cursor, encode_cursor, invalid_cursor
+from app.paging import decode_search_after, encode_cursor
 from app.search import SearchService
 from app.search.text import fold
 from organisation.search import UNIT_KIND, USER_KIND
@@ -74,11 +74,7 @@ def _shown(kind: str, see_names: bool) -> list[str]:
 
 
 def _cursor(cursor: str | None) -> list[Any] | None:
-    after = decode_cursor(cursor, 3)
-    if after is not None and not (isinstance(after[0], int | float) and (after[1] is None or isinstance(after[1], str))
-                                  and isinstance(after[2], str)):
-        raise invalid_cursor()
-    return after
+    return decode_search_after(cursor, (int, float), (str, type(None)), (str,))
 
 
 def search_organisation(search: SearchService, args: dict[str, Any], *, see_names: bool,

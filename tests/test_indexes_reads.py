@@ -184,6 +184,20 @@ def test_bad_search_filters_and_cursors_are_refused(iw):
     for cursor in (encode_cursor(["x", "y"]), encode_cursor(["12", "not-a-uuid"]), encode_cursor([12, 5]), "zz"):
         r = iw.call("get", "/api/v1/sdi/changes", token, query_string={"cursor": cursor})
         assert r.status_code == 400 and r.get_json()["code"] == "invalid_cursor"
+    # Sort values Elasticsearch would refuse (search_after): of the wrong type, or beyond a long.
+    wrong = [["x", "y"], ["x", {"a": 1}], [10**23, "a"], [True, "a"], [None, "a"], [1.5, "a"], [1, 2]]
+    for key in wrong:
+        r = iw.call("post", "/api/v1/sdi/overview", token, json={"party": f"urn:oio:cpr-nr:{CPR_A}",
+                                                                "cursor": encode_cursor(key)})
+        assert r.status_code == 400 and r.get_json()["code"] == "invalid_cursor", key
+        r = iw.call("post", "/api/v1/sdi/search", token, json={"q": "sag", "cursor": encode_cursor([1.0, *key])})
+        assert r.status_code == 400 and r.get_json()["code"] == "invalid_cursor", key
+    for service, path, key in (("klassifikation", "/api/v1/klassifikation/search", ["x", "27.35"]),
+                               ("registry", "/api/v1/municipalities", [1, "a", "b"]),
+                               ("organisation", "/api/v1/organisation/search", [1, 2, "x"])):
+        reader = iw.system("cursor-reader", service, roles=("read",))
+        r = iw.call("get", path, reader, query_string={"q": "a", "cursor": encode_cursor(key)})
+        assert r.status_code == 400 and r.get_json()["code"] == "invalid_cursor", path
 
 
 def test_the_history_hides_versions_the_caller_may_not_see(iw):

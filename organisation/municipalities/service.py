@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 from marshmallow import ValidationError
 
-from app.paging import decode_cursor, encode_cursor
+from app.paging import decode_search_after, encode_cursor
 from app.search import SearchService
 from app.search.text import fold
 from organisation.municipalities.schemas import MunicipalitySchema
@@ -94,7 +94,7 @@ def search(search: SearchService, *, q: str | None, region: str | None, limit: i
         query = {"bool": {"filter": filters}}
     sort = [{"_score": "desc"}, {"name.sort": "asc"}, {"code": "asc"}]
     body: dict[str, Any] = {"query": query, "sort": sort, "size": limit + 1, "track_total_hits": True}
-    after = decode_cursor(cursor, len(sort))
+    after = decode_search_after(cursor, (int, float), (str,), (int,))  # the sort's _score, name, code
     if after is not None:
         body["search_after"] = after
     result = search.search(KIND, **body)
