@@ -206,8 +206,8 @@ def _allowed(kind: str, record: dict, refs: References) -> bool:
 
 
 def _xid(value: Any) -> str:
-    """A changes cursor's transaction id: digits, as the database wrote it."""
-    if not (isinstance(value, str) and value.isdigit()):
+    """A changes cursor's transaction id: ASCII digits of an xid8 (below 2**64), as the database wrote it."""
+    if not (isinstance(value, str) and value.isascii() and value.isdigit() and int(value) < 2**64):
         raise ValueError("not a transaction id")
     return value
 

@@ -181,7 +181,9 @@ def test_bad_search_filters_and_cursors_are_refused(iw):
     assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "sensitivity"
     from app.paging import encode_cursor
 
-    for cursor in (encode_cursor(["x", "y"]), encode_cursor(["12", "not-a-uuid"]), encode_cursor([12, 5]), "zz"):
+    a_uuid = "5d0a4c1e-9b6f-4a7d-8e1c-9f305d0a4c1e"
+    for cursor in (encode_cursor(["x", "y"]), encode_cursor(["12", "not-a-uuid"]), encode_cursor([12, 5]), "zz",
+                   encode_cursor([str(2**64), a_uuid]), encode_cursor(["\u0663", a_uuid])):  # beyond xid8; Arabic 3
         r = iw.call("get", "/api/v1/sdi/changes", token, query_string={"cursor": cursor})
         assert r.status_code == 400 and r.get_json()["code"] == "invalid_cursor"
     # Sort values Elasticsearch would refuse (search_after): of the wrong type, or beyond a long.
