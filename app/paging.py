@@ -15,6 +15,7 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from app.errors import Problem, field_error
+from app.text_input import problem_path
 
 MAX_LIMIT = 500
 
@@ -36,9 +37,16 @@ def decode_cursor(cursor: str | None, length: int) -> list[Any] | None:
         key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except ValueError:
         key = None
-    if not isinstance(key, list) or len(key) != length:
+    if not isinstance(key, list) or len(key) != length or problem_path(key):  # problem_path: NUL, surrogates
         raise invalid_cursor()
     return key
+
+
+def text(value: Any) -> str:
+    """A `decode_typed_cursor` parser: a string."""
+    if not isinstance(value, str):
+        raise TypeError("not a string")
+    return value
 
 
 def decode_typed_cursor(cursor: str | None, *parsers: Callable[[Any], Any]) -> tuple | None:

@@ -24,7 +24,7 @@ from app.bitemporal.store import Gone, NotFound
 from app.db import get_conn
 from app.errors import Problem
 from app.instants import to_utc
-from app.paging import PageArgs, PageSchema, decode_cursor, encode_cursor
+from app.paging import PageArgs, PageSchema, decode_typed_cursor, encode_cursor, text
 from app.search import get_search
 from authz.catalogue import Role
 from authz.policy import PlatformRole, current, system_or_platform
@@ -261,7 +261,7 @@ class FacetClasses(MethodView):
     @blp.response(200, KlassePageSchema)
     def get(self, args, facet):
         """A whole facet (e.g. the KLE subject plan) at one point, by code, cursor-paged."""
-        after = decode_cursor(args.get("cursor"), 1)
+        after = decode_typed_cursor(args.get("cursor"), text)
         p = current()
         page, total, more = service.facet_page(
             get_conn(), str(facet), after=after[0] if after else None, limit=args["limit"],

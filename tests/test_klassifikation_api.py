@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from app.paging import encode_cursor
 from classification.model import KLE_EMNEPLAN
 from tests.world import bearer
 
@@ -70,6 +71,9 @@ def test_children_ancestors_and_the_whole_facet_paged(kle):
             break
     assert codes == sorted(codes) and len(codes) == len(set(codes)) == page["total"]
     assert "32.05.04" in codes and "17.02.01" not in codes and "27.02.03" not in codes
+    for key in ([{"a": 1}], [5], ["a\u0000"], ["\ud800"]):  # cursors this service never issued
+        r = client.get(f"{url}&cursor={encode_cursor(key)}")
+        assert r.status_code == 400 and r.get_json()["code"] == "invalid_cursor", key
 
 
 def test_bad_dates_and_codes_are_problems(kle):
