@@ -67,8 +67,8 @@ _INT64 = range(-(2**63), 2**63)
 def _fits(value: Any, shape: tuple[type, ...]) -> bool:
     if value is None or isinstance(value, bool):
         return value is None and type(None) in shape
-    if isinstance(value, int):
-        return (int in shape and value in _INT64) or (float in shape and math.isfinite(float(value)))
+    if isinstance(value, int):  # JSON integers reach Elasticsearch as longs, also for a score
+        return (int in shape or float in shape) and value in _INT64
     if isinstance(value, float):
         return float in shape and math.isfinite(value)
     return isinstance(value, str) and str in shape

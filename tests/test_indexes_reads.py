@@ -194,6 +194,8 @@ def test_bad_search_filters_and_cursors_are_refused(iw):
         assert r.status_code == 400 and r.get_json()["code"] == "invalid_cursor", key
         r = iw.call("post", "/api/v1/sdi/search", token, json={"q": "sag", "cursor": encode_cursor([1.0, *key])})
         assert r.status_code == 400 and r.get_json()["code"] == "invalid_cursor", key
+    r = iw.call("post", "/api/v1/sdi/search", token, json={"q": "sag", "cursor": encode_cursor([10**23, 1, "a"])})
+    assert r.status_code == 400 and r.get_json()["code"] == "invalid_cursor"  # a score beyond a long
     for service, path, key in (("klassifikation", "/api/v1/klassifikation/search", ["x", "27.35"]),
                                ("registry", "/api/v1/municipalities", [1, "a", "b"]),
                                ("organisation", "/api/v1/organisation/search", [1, 2, "x"])):
