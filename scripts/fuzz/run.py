@@ -3,13 +3,14 @@
     make run && make fuzz                     # on a scratch instance: it writes (see docs/operations.md)
     .venv-fuzz/bin/python -m scripts.fuzz.run --examples 30 --seed 3
 
-Two passes, each printing its findings as JSON lines and a summary line:
+Four passes, each printing its findings as JSON lines and a summary line:
 1. Schemathesis over the OpenAPI document (/api/openapi.json), once per caller: the demo fagsystem
    with a token for each service's audience, then the demo municipality admin, vendor admin and
    platform operator on every route.  The only check is "not a server error"; long polls that
    outlast Schemathesis' 10 s timeout show as network errors and are not findings.
 2. `scripts.fuzz.records`: good records changed field by field, through the bulk and PUT routes.
 3. `scripts.fuzz.admin`: the admin web's pages with bad query parameters, as each demo login.
+4. `scripts.fuzz.cursors`: well-formed cursors the service never issued, on every route taking one.
 
 The operator goes last because it may delete or re-key the demo system the other callers use; the
 route that rotates a system's secret is left out for the same reason.  Exit status 1 when anything
@@ -26,7 +27,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from scripts.fuzz import admin, records
+from scripts.fuzz import admin, cursors, records
 from scripts.fuzz.hooks import BASE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,6 +77,7 @@ def main() -> int:
     findings += records.index_records()
     findings += records.organisation_records()
     findings += admin.pages()
+    findings += cursors.forged()
     if not args.skip_schemathesis:
         for name, auth, routes in CALLERS:
             findings += schemathesis(name, auth, routes, args.examples, args.seed)
