@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import uuid as uuidlib
-from datetime import date, datetime, time
+from datetime import date
 
 from flask import render_template, request
 
@@ -28,7 +28,7 @@ from admin.access import access_page
 from admin.access_forms import municipality_query
 from admin.blueprint import bp
 from admin.forms import parse_date
-from app.bitemporal.periods import COPENHAGEN, day_end
+from app.bitemporal.periods import day_end, local_midnight
 
 PAGE_SIZE = 25
 CPR = re.compile(r"^(\d{6})-?(\d{4})$")
@@ -59,10 +59,6 @@ def describe_operation(operation: str) -> str:
     return OPERATIONS.get(operation, operation)
 
 
-def _midnight(day) -> str:
-    return datetime.combine(day, time(), COPENHAGEN).isoformat()
-
-
 def _filters() -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
     """(the filters as typed, the API's query for them, messages for fields that are not valid)."""
     values = {k: request.args.get(k, "").strip() for k in ("person", "system", "from", "to")}
@@ -78,7 +74,7 @@ def _filters() -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
             if day is None:
                 errors[name] = "Skriv en dato som ÅÅÅÅ-MM-DD."
             elif name == "from":
-                query["from"] = _midnight(day)
+                query["from"] = local_midnight(day).isoformat()
             elif day < date.max:  # 9999-12-31 has no day after it: the period stays open
                 query["to"] = day_end(day).isoformat()
     return values, query, errors

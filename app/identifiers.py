@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import re
 
+from marshmallow import validate
+
+MUNICIPALITY_CODES = range(100, 1000)  # kommunekoder: three digits (the column is a smallint)
+MUNICIPALITY_CODE = validate.Range(min=MUNICIPALITY_CODES.start, max=MUNICIPALITY_CODES.stop - 1)
 _CVR = re.compile(r"^[0-9]{8}$")
 _CVR_WEIGHTS = (2, 7, 6, 5, 4, 3, 2, 1)
 

@@ -4,7 +4,7 @@ PostgreSQL's text and jsonb cannot hold NUL (U+0000), and UTF-8 has no encoding 
 surrogate (a JSON escape such as `\\ud83d` without its partner); left to the database, either
 fails deep inside a write as a 500.  Every request is checked before its view runs: query
 parameters, form fields and JSON bodies.  Bulk bodies (JSON lines) are checked line by line by their
-parsers with `problem_path`, so one bad line does not refuse the rest.
+parsers with `problem_path_in`, so one bad line does not refuse the rest.
 
 In JSON text both can only arrive as `\\u` escapes (a raw NUL or a raw surrogate is not valid JSON
 or not valid UTF-8), so a body is walked only when its text contains one: the usual request pays one
@@ -31,6 +31,11 @@ _FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 def may_hold_bad_text(text: str | bytes) -> bool:
     """Whether JSON text has an escape that could decode to NUL or a surrogate (then walk it)."""
     return (_ESCAPE_BYTES if isinstance(text, bytes) else _ESCAPE).search(text) is not None
+
+
+def problem_path_in(text: str | bytes, value: Any) -> str | None:
+    """`problem_path` of `value`, parsed from the JSON `text`, walked only when the text could hold one."""
+    return problem_path(value) if may_hold_bad_text(text) else None
 
 
 def problem_path(value: Any, path: str = "") -> str | None:
@@ -66,10 +71,9 @@ def reject_unstorable_text() -> None:
         data = request.get_data(cache=True)
         if may_hold_bad_text(data):
             try:
-                body = json.loads(data)
+                path = problem_path(json.loads(data))
             except ValueError:
                 return  # not JSON at all: the view's parser answers that
-            path = problem_path(body)
             if path:
                 _refuse("json", path)
 

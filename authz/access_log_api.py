@@ -18,6 +18,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from app.api import problem_doc
 from app.db import get_conn
 from app.errors import Problem
+from app.identifiers import MUNICIPALITY_CODE
 from app.instants import UtcDateTime
 from app.paging import PageArgs, PageSchema, decode_typed_cursor, encode_cursor
 from authz import access_log
@@ -35,14 +36,13 @@ class AccessLogArgs(PageArgs):
                                                     "`urn:oio:cpr-nr:0101011234` or `urn:uuid:...`."})
     system_id = fields.UUID(metadata={"description": "Entries written for calls of this IT system."})
     user_uuid = fields.UUID(metadata={"description": "Entries of calls made on behalf of this end user."})
-    municipality_code = fields.Integer(validate=validate.Range(min=100, max=999),
+    municipality_code = fields.Integer(validate=MUNICIPALITY_CODE,
                                        metadata={"description": "Operators: one municipality. A municipality "
                                                                 "admin may only give their own."})
     from_ = UtcDateTime(data_key="from", default_timezone=UTC,
-                                 metadata={"description": "From this time, inclusive (ISO 8601; UTC if no "
-                                                          "offset)."})
+                        metadata={"description": "From this time, inclusive (ISO 8601; UTC if no offset)."})
     to = UtcDateTime(default_timezone=UTC,
-                              metadata={"description": "Until this time, exclusive (ISO 8601; UTC if no offset)."})
+                     metadata={"description": "Until this time, exclusive (ISO 8601; UTC if no offset)."})
 
     @validates_schema
     def _period(self, data, **_):

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from app.identifiers import MUNICIPALITY_CODE
 from authz.privileges import ROLE_KEY_MAX, ROLE_KEY_PATTERN
 from authz.schemas import ConstraintsSchema
-
-_MUNICIPALITY_CODE = validate.Range(min=100, max=999)
 
 
 class UserSystemRoleSchema(Schema):
@@ -43,7 +42,7 @@ class JobFunctionRoleUpdateSchema(Schema):
 
 
 class JobFunctionRoleRequestSchema(JobFunctionRoleUpdateSchema):
-    municipality_code = fields.Integer(validate=_MUNICIPALITY_CODE, metadata={
+    municipality_code = fields.Integer(validate=MUNICIPALITY_CODE, metadata={
         "description": "Required for operators; a municipality admin's own municipality otherwise."})
 
 
@@ -59,7 +58,7 @@ class JobFunctionRoleSchema(Schema):
 
 
 class JobFunctionRoleListArgs(Schema):
-    municipality_code = fields.Integer(validate=_MUNICIPALITY_CODE)
+    municipality_code = fields.Integer(validate=MUNICIPALITY_CODE)
 
 
 class AssignmentRequestSchema(Schema):

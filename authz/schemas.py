@@ -6,6 +6,7 @@ import re
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from app.identifiers import MUNICIPALITY_CODE
 from authz.catalogue import CONSTRAINT_KEYS, SERVICES, Role, Sensitivity
 
 KLE_PATTERN = re.compile(r"^(\*|\d{2}(\.\d{2}){0,2}(\.\*)?)$")
@@ -30,7 +31,7 @@ class ConstraintsSchema(Schema):
     it_systems = fields.List(fields.UUID(), validate=validate.Length(max=100))
     see_cpr = fields.Boolean()
     see_name = fields.Boolean()
-    municipalities = fields.List(fields.Integer(validate=validate.Range(min=100, max=999)))
+    municipalities = fields.List(fields.Integer(validate=MUNICIPALITY_CODE))
 
 
 assert set(ConstraintsSchema().fields) == set(CONSTRAINT_KEYS)
@@ -72,7 +73,7 @@ class PlatformUserSchema(Schema):
     display_name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     role = fields.String(required=True, validate=validate.OneOf(["municipality_admin", "vendor_admin",
                                                                  "platform_operator"]))
-    municipality_code = fields.Integer(allow_none=True, validate=validate.Range(min=100, max=999))
+    municipality_code = fields.Integer(allow_none=True, validate=MUNICIPALITY_CODE)
     vendor_id = fields.UUID(allow_none=True)
     password = fields.String(load_only=True, validate=validate.Length(min=12, max=500),
                              metadata={"description": "At least 12 characters."})
@@ -133,7 +134,7 @@ class SystemCredentialsSchema(SystemSchema):
 class AgreementRequestSchema(Schema):
     system_id = fields.UUID(required=True)
     service = fields.String(required=True, validate=_service)
-    municipality_code = fields.Integer(required=True, validate=validate.Range(min=100, max=999))
+    municipality_code = fields.Integer(required=True, validate=MUNICIPALITY_CODE)
     roles = fields.List(fields.String(validate=validate.OneOf([r.value for r in Role])), required=True,
                         validate=validate.Length(min=1))
     constraints = fields.Nested(ConstraintsSchema, load_default=dict)

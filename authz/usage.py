@@ -32,9 +32,10 @@ from zoneinfo import ZoneInfo
 from flask import Flask, current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, validates_schema
 
 from app.db import Database, get_conn
+from app.identifiers import MUNICIPALITY_CODE
 from authz.policy import PlatformRole, current, platform
 
 log = logging.getLogger("sts.usage")
@@ -165,7 +166,7 @@ class UsageArgs(Schema):
                                                                   "this month, Copenhagen time)."})
     to = fields.Date(metadata={"description": "Last day, exclusive (default: none)."})
     system_id = fields.UUID()
-    municipality_code = fields.Integer(validate=validate.Range(min=100, max=999),
+    municipality_code = fields.Integer(validate=MUNICIPALITY_CODE,
                                        metadata={"description": "Operators and vendor admins: one municipality."})
 
     @validates_schema

@@ -14,6 +14,7 @@ from marshmallow import Schema, fields, validate
 from app.api import problem_doc
 from app.db import get_conn, register_constraint
 from app.errors import Problem, field_error
+from app.identifiers import MUNICIPALITY_CODE
 from authz.catalogue import Role
 from authz.policy import PlatformRole, current, platform, system_or_platform
 from classification.api import AsOfArgs, KlasseSchema, blp
@@ -26,7 +27,7 @@ class SortimentWriteSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     description = fields.String(validate=validate.Length(max=2000))
     system_id = fields.UUID(required=True)
-    municipality_code = fields.Integer(validate=validate.Range(min=100, max=999),
+    municipality_code = fields.Integer(validate=MUNICIPALITY_CODE,
                                        metadata={"description": "Operators only; admins use their own."})
     classes = fields.List(fields.UUID(), required=True, validate=validate.Length(max=20000))
 

@@ -52,7 +52,7 @@ class ClassWriteSchema(ValidPeriodSchema):
 # What a change's value must be, per field: the write schema's rule, or text for the fields only the KLE
 # import fills (guidance is KLE's XHTML vejledning).
 _VALUES: dict[str, fields.Field] = {
-    **{name: ClassWriteSchema().fields[name] for name in SINGLE if name in ClassWriteSchema._declared_fields},
+    **{name: field for name, field in ClassWriteSchema().fields.items() if name in SINGLE},
     "guidance": fields.String(validate=validate.Length(max=100_000)),
     "level": fields.String(validate=validate.Length(max=100)),
     "archive_code": fields.String(validate=validate.Length(max=100)),

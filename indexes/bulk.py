@@ -24,16 +24,15 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from datetime import datetime
 
 import psycopg
-from marshmallow import ValidationError
+from marshmallow import ValidationError, missing
 
 from app.bulk_jobs import BulkJobs
 from app.db import constraint_rule
-from app.instants import not_ahead_of_clock, to_utc
 from app.json import read_json
 from app.startup import freeze_startup_objects
 from app.text_input import RULE as TEXT_RULE
-from app.text_input import may_hold_bad_text, problem_path
-from indexes.records import KINDS, document_json
+from app.text_input import problem_path_in
+from indexes.records import CHANGED_AT, KINDS, document_json
 from indexes.references import References
 from indexes.service import IndexWriteError, Item, apply, load
 
@@ -56,7 +55,7 @@ def _parse(text: str) -> tuple[str, str, dict] | list[dict]:
         return [_problem("(line)", f"Not valid JSON: {exc}.")]
     if not isinstance(obj, dict):
         return [_problem("(line)", "Not a JSON object.")]
-    bad = problem_path(obj) if may_hold_bad_text(text) else None
+    bad = problem_path_in(text, obj)
     if bad:
         return [_problem(bad, TEXT_RULE)]
     kind, op = obj.pop("kind", None), obj.pop("op", "import")
@@ -68,19 +67,11 @@ def _parse(text: str) -> tuple[str, str, dict] | list[dict]:
 
 
 def _changed_at(obj: dict) -> datetime | list[dict]:
-    value = obj.get("changed_at")
+    """A removal's changed_at, by the rule of a record's."""
     try:
-        parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        parsed = None
-    if parsed is None or parsed.tzinfo is None:
-        return [_problem("changed_at", "Required: a date-time with a UTC offset.")]
-    try:
-        moment = to_utc(parsed)
-        not_ahead_of_clock(moment)
-    except (ValueError, ValidationError) as exc:
-        return [_problem("changed_at", str(exc))]
-    return moment
+        return CHANGED_AT.deserialize(obj.get("changed_at", missing))
+    except ValidationError as exc:
+        return [_problem("changed_at", " ".join(exc.messages))]
 
 
 def parse(text: str, allowed: tuple[str, ...] = KINDS) -> Item | list[dict]:

@@ -132,9 +132,13 @@ class LineSchema(_Strict):
     amount = Amount(required=True)
 
 
+# The sender's version stamp, also for a bulk removal line (indexes/bulk.py), which is no record.
+CHANGED_AT = Instant(required=True, validate=not_ahead_of_clock)
+
+
 class _Record(_Strict):
     uuid = uuid_field(required=True)
-    changed_at = Instant(required=True, validate=not_ahead_of_clock)
+    changed_at = CHANGED_AT
     sensitivity = one_of([s.value for s in Sensitivity])
     master_system = uuid_field(required=True)
     primary_class = kle_field()

@@ -38,7 +38,7 @@ from app.bitemporal.deferred import DeferredCreates
 from app.bitemporal.periods import copenhagen_today
 from app.bulk_jobs import BulkJobs
 from app.json import read_json
-from app.text_input import RULE, may_hold_bad_text, problem_path
+from app.text_input import RULE, problem_path_in
 from classification import service as klassifikation
 from classification.model import KLE_EMNEPLAN
 from organisation import sync
@@ -73,7 +73,7 @@ def _parse(n: int, text: str) -> Step:
     if not isinstance(obj, dict):
         return Step([n], "invalid", None, errors=[{"field": "(line)", "detail": "Not a JSON object."}])
     raw_uuid = obj.get("uuid") if isinstance(obj.get("uuid"), str) else None
-    bad = problem_path(obj) if may_hold_bad_text(text) else None
+    bad = problem_path_in(text, obj)
     if bad:
         return Step([n], "invalid", None, errors=[{"field": bad, "detail": RULE}])
     kind = obj.pop("kind", None)

@@ -25,6 +25,7 @@ from marshmallow import Schema, fields, validate
 
 from app.api import problem_doc
 from app.errors import Problem, field_error
+from app.identifiers import MUNICIPALITY_CODE
 from app.paging import PageArgs, PageSchema
 from app.search import get_search
 from authz.constraints import es_filter
@@ -50,7 +51,7 @@ class OrganisationSearchArgs(PageArgs):
     under = fields.UUID(metadata={"description": "Only this unit and its subtree (units), or users employed "
                                                  "there (users)."})
     valid_on = fields.Date(metadata={"description": "Only objects that exist on this date (default: today)."})
-    municipality = fields.Integer(validate=validate.Range(min=100, max=999),
+    municipality = fields.Integer(validate=MUNICIPALITY_CODE,
                                   metadata={"description": "The municipality code; required for platform "
                                                            "operators, otherwise the caller's own."})
 

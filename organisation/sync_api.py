@@ -18,6 +18,7 @@ from marshmallow import Schema, fields, validate
 from app.api import problem_doc
 from app.db import get_conn
 from app.errors import Problem, field_error
+from app.identifiers import MUNICIPALITY_CODE
 from authz.policy import current
 from organisation import bulk
 from organisation.api import WRITE, blp, problem
@@ -30,7 +31,7 @@ BULK_MAX_BYTES = 64 * 1024 * 1024
 
 
 class MunicipalityArgs(Schema):
-    municipality = fields.Integer(validate=validate.Range(min=100, max=999),
+    municipality = fields.Integer(validate=MUNICIPALITY_CODE,
                                   metadata={"description": "Platform operators: the municipality (code) to "
                                                            "write to (required). Others write to their own and "
                                                            "may leave it out."})

@@ -15,6 +15,7 @@ from flask_smorest import Blueprint
 from app.api import problem_doc
 from app.db import get_conn, register_constraint
 from app.errors import Problem, field_error
+from app.identifiers import MUNICIPALITY_CODES
 from app.search import get_search, register_index
 from authz.policy import PlatformRole, authenticated, platform
 from organisation.municipalities import service
@@ -25,8 +26,6 @@ from organisation.municipalities.schemas import (
     MunicipalityWriteSchema,
 )
 from organisation.municipalities.search import SPEC
-
-CODES = range(100, 1000)  # kommunekoder: three digits
 
 blp = Blueprint("municipalities", __name__, description="The municipality registry (kommuner).")
 
@@ -53,7 +52,7 @@ class MunicipalityItem(MethodView):
     @blp.alt_response(404, **problem_doc("No municipality has this code."))
     def get(self, code: int):
         """One municipality by its code (kommunekode), read from PostgreSQL."""
-        row = service.get(get_conn(), code) if code in CODES else None
+        row = service.get(get_conn(), code) if code in MUNICIPALITY_CODES else None
         if row is None:
             raise Problem(404, "municipality_not_found", f"No municipality has code {code}.")
         return row
@@ -65,7 +64,7 @@ class MunicipalityItem(MethodView):
     @blp.alt_response(409, **problem_doc("Another municipality already has this CVR number."))
     def put(self, record, code: int):
         """Create or replace a municipality (platform operators; the registry is national)."""
-        if code not in CODES:
+        if code not in MUNICIPALITY_CODES:
             raise Problem(422, "validation_failed", f"{code} is not a municipality code.",
                           errors=[field_error("path", "code", "A municipality code (kommunekode): 100-999.")])
         outcome = service.upsert(get_conn(), {**record, "code": code})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from app.identifiers import is_valid_cvr
+from app.identifiers import MUNICIPALITY_CODE, is_valid_cvr
 from app.paging import PageArgs, PageSchema
 
 REGIONS = ("Region Hovedstaden", "Region Sjælland", "Region Syddanmark", "Region Midtjylland",
@@ -17,7 +17,7 @@ def _cvr(value: str) -> None:
 
 
 class MunicipalitySchema(Schema):
-    code = fields.Integer(required=True, validate=validate.Range(min=100, max=999),
+    code = fields.Integer(required=True, validate=MUNICIPALITY_CODE,
                           metadata={"description": "Kommunekode (3 digits), e.g. 751 for Aarhus.",
                                     "example": 751})
     cvr = fields.String(required=True, validate=_cvr,
