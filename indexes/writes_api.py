@@ -43,7 +43,9 @@ class IndexRemoveArgs(Schema):
 class IndexScrubSchema(Schema):
     fields_ = fields.List(fields.String(), data_key="fields", required=True, validate=validate.Length(min=1),
                           metadata={"description": "Optional relations to remove, e.g. related_cases, documents."})
-    changed_at = UtcDateTime(required=True, validate=not_ahead_of_clock)
+    changed_at = UtcDateTime(required=True, validate=not_ahead_of_clock, metadata={
+        "description": "When the relations were removed at the source (a new version stamp); at most 5 minutes "
+                       "ahead of the service's clock."})
 
 
 class IndexRecordErrorSchema(Schema):
